@@ -124,7 +124,7 @@ pub fn router(state: AppState) -> Router {
         api = api.route(path, handler);
     }
     let api = api
-        .fallback(|| async { ApiError::not_found() })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this resource")
         })

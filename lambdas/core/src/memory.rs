@@ -115,29 +115,25 @@ impl Notes for MemoryNotes {
             (note, removed)
         };
         for a in &removed {
-            self.emit(user, ActivityKind::AttachmentDeleted, id, Some(a), Some(note.title.clone()));
+            self.emit(user, ActivityKind::AttachmentDeleted, id, Some(a), Some(a.filename.clone()));
         }
         self.emit(user, ActivityKind::NoteDeleted, id, None, Some(note.title));
         Ok(removed)
     }
 
     async fn add_attachment(&self, user: &UserId, attachment: &Attachment) -> Result<(), StoreError> {
-        let title = {
+        {
             let mut data = lock(&self.data);
-            let title = data
-                .notes
-                .get(user)
-                .and_then(|n| n.get(&attachment.note_id))
-                .map(|n| n.title.clone())
-                .ok_or(StoreError::NotFound)?;
+            if data.notes.get(user).and_then(|n| n.get(&attachment.note_id)).is_none() {
+                return Err(StoreError::NotFound);
+            }
             let all = data.attachments.entry(user.clone()).or_default();
             if all.keys().filter(|(n, _)| *n == attachment.note_id).count() >= crate::MAX_ATTACHMENTS_PER_NOTE {
                 return Err(StoreError::Limit(format!("at most {} attachments per note", crate::MAX_ATTACHMENTS_PER_NOTE)));
             }
             all.insert((attachment.note_id, attachment.id), attachment.clone());
-            title
-        };
-        self.emit(user, ActivityKind::AttachmentAdded, attachment.note_id, Some(attachment), Some(title));
+        }
+        self.emit(user, ActivityKind::AttachmentAdded, attachment.note_id, Some(attachment), Some(attachment.filename.clone()));
         Ok(())
     }
 
@@ -154,13 +150,12 @@ impl Notes for MemoryNotes {
     }
 
     async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
-        let (removed, title) = {
-            let mut data = lock(&self.data);
-            let removed = data.attachments.get_mut(user).and_then(|all| all.remove(&(note, attachment))).ok_or(StoreError::NotFound)?;
-            let title = data.notes.get(user).and_then(|n| n.get(&note)).map(|n| n.title.clone());
-            (removed, title)
-        };
-        self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), title);
+        let removed = lock(&self.data)
+            .attachments
+            .get_mut(user)
+            .and_then(|all| all.remove(&(note, attachment)))
+            .ok_or(StoreError::NotFound)?;
+        self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), Some(removed.filename.clone()));
         Ok(removed)
     }
 
