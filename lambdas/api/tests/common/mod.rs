@@ -140,7 +140,12 @@ impl Api {
         Api { router: router(state) }
     }
 
-    pub async fn send(&self, request: Request<Body>) -> Reply {
+    /// Sends any request body type the router accepts (axum's, or lambda_http's as on Lambda).
+    pub async fn send<B>(&self, request: Request<B>) -> Reply
+    where
+        B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
