@@ -27,13 +27,20 @@ async fn notes_lifecycle() {
     let api = Api::new(s.state.clone());
     let a = user();
 
-    let reply = api.call(Call::post("/v1/notes", json!({"title": "Hello", "body": "World", "tags": ["x", "y"]})).as_user(&a)).await;
+    let reply = api
+        .call(Call::post("/v1/notes", json!({"title": "Hello", "body": "World", "tags": ["x", "y"]})).as_user(&a))
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let id = reply.json["id"].as_str().unwrap().to_string();
     assert_eq!(reply.header("location"), Some(format!("/v1/notes/{id}").as_str()));
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(
-        (reply.json["title"].clone(), reply.json["body"].clone(), reply.json["tags"].clone(), reply.json["version"].clone()),
+        (
+            reply.json["title"].clone(),
+            reply.json["body"].clone(),
+            reply.json["tags"].clone(),
+            reply.json["version"].clone()
+        ),
         (json!("Hello"), json!("World"), json!(["x", "y"]), json!(1))
     );
     assert_eq!(reply.json["created_at"], reply.json["updated_at"]);
@@ -52,7 +59,10 @@ async fn notes_lifecycle() {
     assert_eq!(r.summary(), "428 precondition_required");
     let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "\"1\"")).await;
     assert_eq!((r.status, r.header("etag")), (StatusCode::OK, Some("\"2\"")));
-    assert_eq!((r.json["title"].clone(), r.json["tags"].clone(), r.json["version"].clone()), (json!("Hello 2"), json!([]), json!(2)));
+    assert_eq!(
+        (r.json["title"].clone(), r.json["tags"].clone(), r.json["version"].clone()),
+        (json!("Hello 2"), json!([]), json!(2))
+    );
     let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "\"1\"")).await;
     assert_eq!(r.summary(), "412 precondition_failed");
     let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "W/\"2\"")).await;
@@ -99,15 +109,28 @@ async fn client_errors() {
     let big = "x".repeat(1024 * 1024 + 1);
     let cases: Vec<(&str, Call)> = vec![
         ("no identity", Call::get("/v1/notes")),
-        ("malformed json", Call::new(Method::POST, "/v1/notes").raw("application/json", b"{\"title\":".to_vec()).as_user(&a)),
+        (
+            "malformed json",
+            Call::new(Method::POST, "/v1/notes").raw("application/json", b"{\"title\":".to_vec()).as_user(&a),
+        ),
         ("wrong type", Call::post("/v1/notes", json!({"title": 5, "body": ""})).as_user(&a)),
         ("unknown field", Call::post("/v1/notes", json!({"title": "t", "body": "", "owner": "x"})).as_user(&a)),
         ("missing field", Call::post("/v1/notes", json!({"title": "t"})).as_user(&a)),
         ("empty title", Call::post("/v1/notes", json!({"title": "", "body": ""})).as_user(&a)),
         ("long title", Call::post("/v1/notes", json!({"title": "t".repeat(201), "body": ""})).as_user(&a)),
         ("body over 64 KiB", Call::post("/v1/notes", json!({"title": "t", "body": "b".repeat(65537)})).as_user(&a)),
-        ("21 tags", Call::post("/v1/notes", json!({"title": "t", "body": "", "tags": (0..21).map(|i| i.to_string()).collect::<Vec<_>>()})).as_user(&a)),
-        ("request over 1 MiB", Call::new(Method::POST, "/v1/notes").raw("application/json", big.into_bytes()).as_user(&a)),
+        (
+            "21 tags",
+            Call::post(
+                "/v1/notes",
+                json!({"title": "t", "body": "", "tags": (0..21).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            )
+            .as_user(&a),
+        ),
+        (
+            "request over 1 MiB",
+            Call::new(Method::POST, "/v1/notes").raw("application/json", big.into_bytes()).as_user(&a),
+        ),
         ("not json", Call::new(Method::POST, "/v1/notes").raw("text/plain", b"hi".to_vec()).as_user(&a)),
         ("no content type", Call::new(Method::POST, "/v1/notes").as_user(&a)),
         ("bad id", Call::get("/v1/notes/nope").as_user(&a)),
@@ -122,11 +145,26 @@ async fn client_errors() {
         ("no if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a)),
         ("garbage if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a).header("if-match", "abc")),
         ("stale if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a).header("if-match", "\"7\"")),
-        ("attachment size 0", Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 0})).as_user(&a)),
-        ("attachment too big", Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 26214401})).as_user(&a)),
-        ("attachment path name", Call::post(&att, json!({"filename": "../a", "content_type": "text/plain", "size": 1})).as_user(&a)),
-        ("attachment bad type", Call::post(&att, json!({"filename": "a", "content_type": "nope", "size": 1})).as_user(&a)),
-        ("attachment negative size", Call::post(&att, json!({"filename": "a", "content_type": "a/b", "size": -1})).as_user(&a)),
+        (
+            "attachment size 0",
+            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 0})).as_user(&a),
+        ),
+        (
+            "attachment too big",
+            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 26214401})).as_user(&a),
+        ),
+        (
+            "attachment path name",
+            Call::post(&att, json!({"filename": "../a", "content_type": "text/plain", "size": 1})).as_user(&a),
+        ),
+        (
+            "attachment bad type",
+            Call::post(&att, json!({"filename": "a", "content_type": "nope", "size": 1})).as_user(&a),
+        ),
+        (
+            "attachment negative size",
+            Call::post(&att, json!({"filename": "a", "content_type": "a/b", "size": -1})).as_user(&a),
+        ),
         ("bad attachment id", Call::delete(&format!("{att}/nope")).as_user(&a)),
         ("unknown route", Call::get("/v1/nope").as_user(&a)),
         ("method not allowed", Call::new(Method::PATCH, &path).as_user(&a)),
@@ -185,7 +223,9 @@ async fn attachments_upload_download_delete() {
     let note = api.create(&a, "with files").await;
     let base = format!("/v1/notes/{}/attachments", note["id"].as_str().unwrap());
 
-    let reply = api.call(Call::post(&base, json!({"filename": "hello.txt", "content_type": "text/plain", "size": 5})).as_user(&a)).await;
+    let reply = api
+        .call(Call::post(&base, json!({"filename": "hello.txt", "content_type": "text/plain", "size": 5})).as_user(&a))
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let created = reply.json;
     for field in ["id", "upload_url", "expires_at", "created_at"] {
@@ -196,8 +236,12 @@ async fn attachments_upload_download_delete() {
     let url = created["upload_url"].as_str().unwrap().to_string();
     assert!(url.contains(&format!("users/{a}/notes/")), "key under the caller's prefix: {url}");
     assert!(url.contains("X-Amz-Expires=900"), "{url}");
-    let headers: Vec<(String, String)> =
-        created["upload_headers"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let headers: Vec<(String, String)> = created["upload_headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
     let put = std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, b"hello").unwrap()).join().unwrap();
     assert_eq!(put.status, 200);
 
@@ -206,7 +250,12 @@ async fn attachments_upload_download_delete() {
     let items = list.json["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     assert_eq!(
-        (items[0]["id"].clone(), items[0]["filename"].clone(), items[0]["content_type"].clone(), items[0]["size"].clone()),
+        (
+            items[0]["id"].clone(),
+            items[0]["filename"].clone(),
+            items[0]["content_type"].clone(),
+            items[0]["size"].clone()
+        ),
         (created["id"].clone(), json!("hello.txt"), json!("text/plain"), json!(5))
     );
     let download = items[0]["download_url"].as_str().unwrap().to_string();
@@ -226,10 +275,19 @@ async fn attachments_upload_download_delete() {
     assert_eq!(api.call(Call::get(&base).as_user(&a)).await.json, json!({"items": []}));
 
     // Deleting a note deletes its attachments' objects.
-    let reply = api.call(Call::post(&base, json!({"filename": "b.bin", "content_type": "application/octet-stream", "size": 3})).as_user(&a)).await;
+    let reply = api
+        .call(
+            Call::post(&base, json!({"filename": "b.bin", "content_type": "application/octet-stream", "size": 3}))
+                .as_user(&a),
+        )
+        .await;
     let url = reply.json["upload_url"].as_str().unwrap().to_string();
-    let headers: Vec<(String, String)> =
-        reply.json["upload_headers"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let headers: Vec<(String, String)> = reply.json["upload_headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
     std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, b"abc").unwrap()).join().unwrap();
     let key = format!("users/{a}/notes/{}/{}", note["id"].as_str().unwrap(), reply.json["id"].as_str().unwrap());
     assert!(exists(key.clone()).await);
@@ -247,7 +305,13 @@ async fn users_are_isolated() {
     let id = note["id"].as_str().unwrap();
     let path = format!("/v1/notes/{id}");
     let att = api
-        .call(Call::post(&format!("{path}/attachments"), json!({"filename": "a.txt", "content_type": "text/plain", "size": 1})).as_user(&a))
+        .call(
+            Call::post(
+                &format!("{path}/attachments"),
+                json!({"filename": "a.txt", "content_type": "text/plain", "size": 1}),
+            )
+            .as_user(&a),
+        )
         .await;
     let aid = att.json["id"].as_str().unwrap();
     s.state
@@ -272,7 +336,10 @@ async fn users_are_isolated() {
         ("replace any", Call::put(&path, body.clone()).header("if-match", "*")),
         ("delete", Call::delete(&path)),
         ("list attachments", Call::get(&format!("{path}/attachments"))),
-        ("add attachment", Call::post(&format!("{path}/attachments"), json!({"filename": "x", "content_type": "a/b", "size": 1}))),
+        (
+            "add attachment",
+            Call::post(&format!("{path}/attachments"), json!({"filename": "x", "content_type": "a/b", "size": 1})),
+        ),
         ("delete attachment", Call::delete(&format!("{path}/attachments/{aid}"))),
     ];
     for (name, call) in attempts {
@@ -283,14 +350,18 @@ async fn users_are_isolated() {
     let stats = api.call(Call::get("/v1/stats").as_user(&b)).await;
     assert_eq!((stats.json["notes_total"].clone(), stats.json["attachments_total"].clone()), (json!(0), json!(0)));
     // A client-supplied identity header changes nothing.
-    let forged = api.call(Call::get(&path).as_user(&b).header("x-user-id", &a).header("x-amzn-oidc-identity", &a)).await;
+    let forged =
+        api.call(Call::get(&path).as_user(&b).header("x-user-id", &a).header("x-amzn-oidc-identity", &a)).await;
     assert_eq!(forged.summary(), "404 not_found");
     assert_eq!(api.call(Call::get(&path).header("x-user-id", &a)).await.summary(), "401 unauthorized");
 
     // A's data is untouched.
     let mine = api.call(Call::get(&path).as_user(&a)).await;
     assert_eq!((mine.json["title"].clone(), mine.json["version"].clone()), (json!("private"), json!(1)));
-    assert_eq!(api.call(Call::get(&format!("{path}/attachments")).as_user(&a)).await.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.call(Call::get(&format!("{path}/attachments")).as_user(&a)).await.json["items"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(api.call(Call::get("/v1/activity").as_user(&a)).await.json["items"].as_array().unwrap().len(), 1);
 }
 
@@ -301,9 +372,10 @@ async fn activity_and_stats() {
     let a = user();
     let uid = UserId::new(&a).unwrap();
     let base = notes_core::now() - time::Duration::minutes(10);
-    for (i, kind) in [ActivityKind::NoteCreated, ActivityKind::NoteCreated, ActivityKind::NoteUpdated, ActivityKind::AttachmentAdded]
-        .into_iter()
-        .enumerate()
+    for (i, kind) in
+        [ActivityKind::NoteCreated, ActivityKind::NoteCreated, ActivityKind::NoteUpdated, ActivityKind::AttachmentAdded]
+            .into_iter()
+            .enumerate()
     {
         let note = if i == 0 || i == 2 { "n1" } else { "n2" };
         s.state
@@ -412,14 +484,17 @@ async fn openapi_matches_the_routes() {
         }
     }
     documented.sort();
-    let mut routed: Vec<(String, String)> = notes_api::route_table().into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let mut routed: Vec<(String, String)> =
+        notes_api::route_table().into_iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     routed.sort();
     assert_eq!(documented, routed);
 
     // Every documented operation reaches a handler (not the 404/405 fallbacks).
     let a = user();
     for (method, path) in &routed {
-        let concrete = path.replace("{id}", &notes_core::Id::new().to_string()).replace("{attachment_id}", &notes_core::Id::new().to_string());
+        let concrete = path
+            .replace("{id}", &notes_core::Id::new().to_string())
+            .replace("{attachment_id}", &notes_core::Id::new().to_string());
         let reply = api.call(Call::new(method.parse().unwrap(), &concrete).as_user(&a)).await;
         assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert_ne!(reply.json["error"]["message"], json!("no such route"), "{method} {path}");

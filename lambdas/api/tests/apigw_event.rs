@@ -47,7 +47,13 @@ async fn rest_api_events_with_cognito_claims() {
     let api = Api::new(s.state.clone());
     let sub = testkit::unique_name("sub-");
 
-    let request = lambda_http::request::from_str(&event("POST", "/v1/notes", Some(&sub), Some(json!({"title": "t", "body": "b"})))).unwrap();
+    let request = lambda_http::request::from_str(&event(
+        "POST",
+        "/v1/notes",
+        Some(&sub),
+        Some(json!({"title": "t", "body": "b"})),
+    ))
+    .unwrap();
     assert_eq!(request.uri().path(), "/prod/v1/notes", "lambda_http adds the stage");
     let created = api.send(request).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
@@ -58,7 +64,8 @@ async fn rest_api_events_with_cognito_claims() {
     assert_eq!((got.status, got.json["title"].clone()), (StatusCode::OK, json!("t")));
 
     // Another user's claims do not reach it; no claims at all is 401 whatever the headers say.
-    let request = lambda_http::request::from_str(&event("GET", &format!("/v1/notes/{id}"), Some("someone-else"), None)).unwrap();
+    let request =
+        lambda_http::request::from_str(&event("GET", &format!("/v1/notes/{id}"), Some("someone-else"), None)).unwrap();
     assert_eq!(api.send(request).await.status, StatusCode::NOT_FOUND);
     let request = lambda_http::request::from_str(&event("GET", "/v1/notes", None, None)).unwrap();
     assert_eq!(api.send(request).await.status, StatusCode::UNAUTHORIZED);

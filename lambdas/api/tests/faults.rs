@@ -24,7 +24,8 @@ async fn note_flow(api: &Api) -> Vec<u16> {
     let path = format!("/v1/notes/{id}");
     statuses.push(api.call(Call::get(&path).as_user(&a)).await.status.as_u16());
     statuses.push(api.call(Call::get("/v1/notes").as_user(&a)).await.status.as_u16());
-    let replaced = api.call(Call::put(&path, json!({"title": "t2", "body": "b"})).as_user(&a).header("if-match", "\"1\"")).await;
+    let replaced =
+        api.call(Call::put(&path, json!({"title": "t2", "body": "b"})).as_user(&a).header("if-match", "\"1\"")).await;
     statuses.push(replaced.status.as_u16());
     let read = api.call(Call::get(&path).as_user(&a)).await;
     assert_eq!(read.json["title"], json!("t2"), "reads see the write");
@@ -43,7 +44,10 @@ async fn redis_unreachable_requests_still_succeed() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     let health = api.call(Call::get("/v1/health")).await;
     assert_eq!(health.status, StatusCode::OK);
-    assert_eq!((health.json["status"].clone(), health.json["dependencies"]["redis"].clone()), (json!("degraded"), json!("unavailable")));
+    assert_eq!(
+        (health.json["status"].clone(), health.json["dependencies"]["redis"].clone()),
+        (json!("degraded"), json!("unavailable"))
+    );
 }
 
 #[tokio::test]
@@ -83,7 +87,10 @@ async fn dynamodb_unreachable_is_503_with_retry_after() {
         assert!(!reply.json["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "no internal detail");
     }
     let health = api.call(Call::get("/v1/health")).await;
-    assert_eq!((health.status, health.json["dependencies"]["dynamodb"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("unavailable")));
+    assert_eq!(
+        (health.status, health.json["dependencies"]["dynamodb"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("unavailable"))
+    );
     assert_eq!(health.header("retry-after"), Some("5"));
     // Activity does not depend on DynamoDB.
     assert_eq!(api.call(Call::get("/v1/activity").as_user(&a)).await.status, StatusCode::OK);
@@ -122,7 +129,11 @@ async fn postgres_unreachable_activity_503_notes_fine() {
     let a = user();
     for path in ["/v1/activity", "/v1/stats"] {
         let reply = api.call(Call::get(path).as_user(&a)).await;
-        assert_eq!((reply.summary(), reply.header("retry-after")), ("503 unavailable".to_string(), Some("5")), "{path}");
+        assert_eq!(
+            (reply.summary(), reply.header("retry-after")),
+            ("503 unavailable".to_string(), Some("5")),
+            "{path}"
+        );
     }
     assert_eq!(note_flow(&api).await, vec![201, 200, 200, 200, 204, 404]);
     let health = api.call(Call::get("/v1/health")).await;
@@ -149,7 +160,9 @@ async fn cache_spares_dynamodb_reads() {
     }
     assert_eq!(dynamodb_reads(), before + 2, "hits do not");
     // A write invalidates: the next reads go to DynamoDB and see it.
-    let put = api.call(Call::put(&path, json!({"title": "changed", "body": ""})).as_user(&a).header("if-match", "\"1\"")).await;
+    let put = api
+        .call(Call::put(&path, json!({"title": "changed", "body": ""})).as_user(&a).header("if-match", "\"1\""))
+        .await;
     assert_eq!(put.status, StatusCode::OK);
     assert_eq!(api.call(Call::get(&path).as_user(&a)).await.json["title"], json!("changed"));
     assert_eq!(api.call(Call::get("/v1/notes").as_user(&a)).await.json["items"][0]["title"], json!("changed"));

@@ -86,8 +86,10 @@ pub struct RdsIam {
 
 impl RdsIam {
     pub async fn auth_token(&self) -> Result<String, StoreError> {
-        let provider = self.credentials.as_ref().ok_or_else(|| StoreError::other("no AWS credentials for RDS IAM auth"))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| StoreError::unavailable(format!("credentials: {e}")))?;
+        let provider =
+            self.credentials.as_ref().ok_or_else(|| StoreError::other("no AWS credentials for RDS IAM auth"))?;
+        let credentials =
+            provider.provide_credentials().await.map_err(|e| StoreError::unavailable(format!("credentials: {e}")))?;
         rds_auth_token(&self.host, self.port, &self.user, &self.region, credentials, SystemTime::now())
     }
 }
@@ -118,7 +120,8 @@ pub fn rds_auth_token(
         .map_err(StoreError::other)?
         .into();
     let url = format!("https://{host}:{port}/?Action=connect&DBUser={}", encode(user));
-    let request = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
+    let request =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
     let (instructions, _signature) = sign(request, &params).map_err(StoreError::other)?.into_parts();
     let (_headers, query) = instructions.into_parts();
     let mut token = format!("{host}:{port}/?Action=connect&DBUser={}", encode(user));
@@ -165,7 +168,8 @@ pub fn redis_url() -> Option<String> {
 mod tests {
     #[test]
     fn rds_token_has_the_documented_shape() {
-        let credentials = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", Some("tok/en+=".into()), None, "test");
+        let credentials =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", Some("tok/en+=".into()), None, "test");
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let token = super::rds_auth_token("db.example.internal", 5432, "app", "eu-west-1", credentials, at).unwrap();
         assert!(token.starts_with("db.example.internal:5432/?Action=connect&DBUser=app&"), "{token}");

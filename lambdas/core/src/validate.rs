@@ -61,9 +61,7 @@ pub fn attachment(filename: String, content_type: String, size: u64) -> Result<N
 
 fn is_media_type(s: &str) -> bool {
     let token = |t: &str| {
-        !t.is_empty()
-            && t.len() <= 127
-            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        !t.is_empty() && t.len() <= 127 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     match s.split_once('/') {
         Some((kind, sub)) => token(kind) && token(sub),

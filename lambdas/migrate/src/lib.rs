@@ -37,6 +37,7 @@ pub async fn run_url(url: &str) -> Result<Report, Error> {
 pub async fn run_from_env() -> Result<Report, Error> {
     notes_core::config::install_crypto_provider();
     let sdk = notes_core::config::sdk_config().await;
-    let target = notes_core::config::pg_target(&sdk).ok_or_else(|| Error("neither DATABASE_URL nor DB_HOST is set".into()))?;
+    let target =
+        notes_core::config::pg_target(&sdk).ok_or_else(|| Error("neither DATABASE_URL nor DB_HOST is set".into()))?;
     run(target).await
 }

@@ -150,7 +150,11 @@ impl Api {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Reply { status, headers, json }
     }
 
@@ -160,7 +164,8 @@ impl Api {
 
     /// Creates a note for `user` and returns its JSON.
     pub async fn create(&self, user: &str, title: &str) -> Value {
-        let reply = self.call(Call::post("/v1/notes", serde_json::json!({"title": title, "body": "text"})).as_user(user)).await;
+        let reply =
+            self.call(Call::post("/v1/notes", serde_json::json!({"title": title, "body": "text"})).as_user(user)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         reply.json
     }
