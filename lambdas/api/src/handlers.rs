@@ -247,7 +247,7 @@ pub async fn create_attachment(
     JsonBody(input): JsonBody<AttachmentInput>,
 ) -> Result<Response, ApiError> {
     let note = id(&note)?;
-    let new = validate::attachment(input.filename, input.content_type, input.size)?;
+    let new = validate::attachment(input.filename, &input.content_type, input.size)?;
     let attachment_id = Id::new();
     let attachment = Attachment {
         id: attachment_id,

@@ -27,9 +27,8 @@ async fn notes_lifecycle() {
     let api = Api::new(s.state.clone());
     let a = user();
 
-    let reply = api
-        .call(Call::post("/v1/notes", json!({"title": "Hello", "body": "World", "tags": ["x", "y"]})).as_user(&a))
-        .await;
+    let reply =
+        api.call(Call::post("/v1/notes", json!({"title": "Hello", "body": "World", "tags": ["x", "y"]})).by(&a)).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let id = reply.json["id"].as_str().unwrap().to_string();
     assert_eq!(reply.header("location"), Some(format!("/v1/notes/{id}").as_str()));
@@ -45,55 +44,55 @@ async fn notes_lifecycle() {
     );
     assert_eq!(reply.json["created_at"], reply.json["updated_at"]);
 
-    let got = api.call(Call::get(&format!("/v1/notes/{id}")).as_user(&a)).await;
+    let got = api.call(Call::get(&format!("/v1/notes/{id}")).by(&a)).await;
     assert_eq!((got.status, got.header("etag")), (StatusCode::OK, Some("\"1\"")));
     assert_eq!(got.json, reply.json);
     // Served again (from the cache this time) identically.
-    let again = api.call(Call::get(&format!("/v1/notes/{id}")).as_user(&a)).await;
+    let again = api.call(Call::get(&format!("/v1/notes/{id}")).by(&a)).await;
     assert_eq!((again.status, again.json.clone()), (StatusCode::OK, reply.json.clone()));
 
     // Replace: If-Match required, stale versions refused.
     let path = format!("/v1/notes/{id}");
     let body = json!({"title": "Hello 2", "body": "World 2"});
-    let r = api.call(Call::put(&path, body.clone()).as_user(&a)).await;
+    let r = api.call(Call::put(&path, body.clone()).by(&a)).await;
     assert_eq!(r.summary(), "428 precondition_required");
-    let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "\"1\"")).await;
+    let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "\"1\"")).await;
     assert_eq!((r.status, r.header("etag")), (StatusCode::OK, Some("\"2\"")));
     assert_eq!(
         (r.json["title"].clone(), r.json["tags"].clone(), r.json["version"].clone()),
         (json!("Hello 2"), json!([]), json!(2))
     );
-    let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "\"1\"")).await;
+    let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "\"1\"")).await;
     assert_eq!(r.summary(), "412 precondition_failed");
-    let r = api.call(Call::put(&path, body.clone()).as_user(&a).header("if-match", "W/\"2\"")).await;
+    let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "W/\"2\"")).await;
     assert_eq!(r.json["version"], json!(3));
     // The cache was invalidated by the writes.
-    let got = api.call(Call::get(&path).as_user(&a)).await;
+    let got = api.call(Call::get(&path).by(&a)).await;
     assert_eq!((got.json["version"].clone(), got.header("etag")), (json!(3), Some("\"3\"")));
 
     // List, newest first, paged with an opaque cursor.
     let second = api.create(&a, "second").await;
     let third = api.create(&a, "third").await;
-    let page = api.call(Call::get("/v1/notes?limit=2").as_user(&a)).await;
+    let page = api.call(Call::get("/v1/notes?limit=2").by(&a)).await;
     assert_eq!(page.status, StatusCode::OK);
     let ids: Vec<&Value> = page.json["items"].as_array().unwrap().iter().map(|n| &n["id"]).collect();
     assert_eq!(ids, vec![&third["id"], &second["id"]]);
     let cursor = page.json["next_cursor"].as_str().unwrap().to_string();
-    let rest = api.call(Call::get(&format!("/v1/notes?limit=2&cursor={cursor}")).as_user(&a)).await;
+    let rest = api.call(Call::get(&format!("/v1/notes?limit=2&cursor={cursor}")).by(&a)).await;
     assert_eq!(rest.json["items"].as_array().unwrap().len(), 1);
     assert_eq!(rest.json["items"][0]["id"], json!(id));
     assert_eq!(rest.json["next_cursor"], Value::Null);
     // The cached first page follows writes.
-    let all = api.call(Call::get("/v1/notes").as_user(&a)).await;
+    let all = api.call(Call::get("/v1/notes").by(&a)).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), 3);
-    api.call(Call::delete(&format!("/v1/notes/{}", second["id"].as_str().unwrap())).as_user(&a)).await;
-    let all = api.call(Call::get("/v1/notes").as_user(&a)).await;
+    api.call(Call::delete(&format!("/v1/notes/{}", second["id"].as_str().unwrap())).by(&a)).await;
+    let all = api.call(Call::get("/v1/notes").by(&a)).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), 2);
 
     // Delete.
-    assert_eq!(api.call(Call::delete(&path).as_user(&a)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(api.call(Call::get(&path).as_user(&a)).await.summary(), "404 not_found");
-    assert_eq!(api.call(Call::delete(&path).as_user(&a)).await.summary(), "404 not_found");
+    assert_eq!(api.call(Call::delete(&path).by(&a)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Call::get(&path).by(&a)).await.summary(), "404 not_found");
+    assert_eq!(api.call(Call::delete(&path).by(&a)).await.summary(), "404 not_found");
 }
 
 /// Every client mistake gets its 4xx with the documented shape; never a 500.
@@ -111,64 +110,58 @@ async fn client_errors() {
         ("no identity", Call::get("/v1/notes")),
         (
             "malformed json",
-            Call::new(Method::POST, "/v1/notes").raw("application/json", b"{\"title\":".to_vec()).as_user(&a),
+            Call::new(Method::POST, "/v1/notes").raw("application/json", b"{\"title\":".to_vec()).by(&a),
         ),
-        ("wrong type", Call::post("/v1/notes", json!({"title": 5, "body": ""})).as_user(&a)),
-        ("unknown field", Call::post("/v1/notes", json!({"title": "t", "body": "", "owner": "x"})).as_user(&a)),
-        ("missing field", Call::post("/v1/notes", json!({"title": "t"})).as_user(&a)),
-        ("empty title", Call::post("/v1/notes", json!({"title": "", "body": ""})).as_user(&a)),
-        ("long title", Call::post("/v1/notes", json!({"title": "t".repeat(201), "body": ""})).as_user(&a)),
-        ("body over 64 KiB", Call::post("/v1/notes", json!({"title": "t", "body": "b".repeat(65537)})).as_user(&a)),
+        ("wrong type", Call::post("/v1/notes", json!({"title": 5, "body": ""})).by(&a)),
+        ("unknown field", Call::post("/v1/notes", json!({"title": "t", "body": "", "owner": "x"})).by(&a)),
+        ("missing field", Call::post("/v1/notes", json!({"title": "t"})).by(&a)),
+        ("empty title", Call::post("/v1/notes", json!({"title": "", "body": ""})).by(&a)),
+        ("long title", Call::post("/v1/notes", json!({"title": "t".repeat(201), "body": ""})).by(&a)),
+        ("body over 64 KiB", Call::post("/v1/notes", json!({"title": "t", "body": "b".repeat(65537)})).by(&a)),
         (
             "21 tags",
             Call::post(
                 "/v1/notes",
                 json!({"title": "t", "body": "", "tags": (0..21).map(|i| i.to_string()).collect::<Vec<_>>()}),
             )
-            .as_user(&a),
+            .by(&a),
         ),
-        (
-            "request over 1 MiB",
-            Call::new(Method::POST, "/v1/notes").raw("application/json", big.into_bytes()).as_user(&a),
-        ),
-        ("not json", Call::new(Method::POST, "/v1/notes").raw("text/plain", b"hi".to_vec()).as_user(&a)),
-        ("no content type", Call::new(Method::POST, "/v1/notes").as_user(&a)),
-        ("bad id", Call::get("/v1/notes/nope").as_user(&a)),
-        ("upper-case id", Call::get(&path.to_uppercase().replace("/V1/NOTES", "/v1/notes")).as_user(&a)),
-        ("unknown note", Call::get(&format!("/v1/notes/{}", notes_core::Id::new())).as_user(&a)),
-        ("bad cursor", Call::get("/v1/notes?cursor=zz").as_user(&a)),
-        ("forged cursor", Call::get("/v1/notes?cursor=6e3a78").as_user(&a)),
-        ("limit 0", Call::get("/v1/notes?limit=0").as_user(&a)),
-        ("limit 101", Call::get("/v1/notes?limit=101").as_user(&a)),
-        ("limit abc", Call::get("/v1/notes?limit=abc").as_user(&a)),
-        ("bad activity cursor", Call::get("/v1/activity?cursor=00").as_user(&a)),
-        ("no if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a)),
-        ("garbage if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a).header("if-match", "abc")),
-        ("stale if-match", Call::put(&path, json!({"title": "t", "body": ""})).as_user(&a).header("if-match", "\"7\"")),
+        ("request over 1 MiB", Call::new(Method::POST, "/v1/notes").raw("application/json", big.into_bytes()).by(&a)),
+        ("not json", Call::new(Method::POST, "/v1/notes").raw("text/plain", b"hi".to_vec()).by(&a)),
+        ("no content type", Call::new(Method::POST, "/v1/notes").by(&a)),
+        ("bad id", Call::get("/v1/notes/nope").by(&a)),
+        ("upper-case id", Call::get(&path.to_uppercase().replace("/V1/NOTES", "/v1/notes")).by(&a)),
+        ("unknown note", Call::get(&format!("/v1/notes/{}", notes_core::Id::new())).by(&a)),
+        ("bad cursor", Call::get("/v1/notes?cursor=zz").by(&a)),
+        ("forged cursor", Call::get("/v1/notes?cursor=6e3a78").by(&a)),
+        ("limit 0", Call::get("/v1/notes?limit=0").by(&a)),
+        ("limit 101", Call::get("/v1/notes?limit=101").by(&a)),
+        ("limit abc", Call::get("/v1/notes?limit=abc").by(&a)),
+        ("bad activity cursor", Call::get("/v1/activity?cursor=00").by(&a)),
+        ("no if-match", Call::put(&path, json!({"title": "t", "body": ""})).by(&a)),
+        ("garbage if-match", Call::put(&path, json!({"title": "t", "body": ""})).by(&a).header("if-match", "abc")),
+        ("stale if-match", Call::put(&path, json!({"title": "t", "body": ""})).by(&a).header("if-match", "\"7\"")),
         (
             "attachment size 0",
-            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 0})).as_user(&a),
+            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 0})).by(&a),
         ),
         (
             "attachment too big",
-            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 26214401})).as_user(&a),
+            Call::post(&att, json!({"filename": "a", "content_type": "text/plain", "size": 26214401})).by(&a),
         ),
         (
             "attachment path name",
-            Call::post(&att, json!({"filename": "../a", "content_type": "text/plain", "size": 1})).as_user(&a),
+            Call::post(&att, json!({"filename": "../a", "content_type": "text/plain", "size": 1})).by(&a),
         ),
-        (
-            "attachment bad type",
-            Call::post(&att, json!({"filename": "a", "content_type": "nope", "size": 1})).as_user(&a),
-        ),
+        ("attachment bad type", Call::post(&att, json!({"filename": "a", "content_type": "nope", "size": 1})).by(&a)),
         (
             "attachment negative size",
-            Call::post(&att, json!({"filename": "a", "content_type": "a/b", "size": -1})).as_user(&a),
+            Call::post(&att, json!({"filename": "a", "content_type": "a/b", "size": -1})).by(&a),
         ),
-        ("bad attachment id", Call::delete(&format!("{att}/nope")).as_user(&a)),
-        ("unknown route", Call::get("/v1/nope").as_user(&a)),
-        ("method not allowed", Call::new(Method::PATCH, &path).as_user(&a)),
-        ("delete collection", Call::delete("/v1/notes").as_user(&a)),
+        ("bad attachment id", Call::delete(&format!("{att}/nope")).by(&a)),
+        ("unknown route", Call::get("/v1/nope").by(&a)),
+        ("method not allowed", Call::new(Method::PATCH, &path).by(&a)),
+        ("delete collection", Call::delete("/v1/notes").by(&a)),
     ];
     let mut out = String::new();
     for (name, call) in cases {
@@ -224,7 +217,7 @@ async fn attachments_upload_download_delete() {
     let base = format!("/v1/notes/{}/attachments", note["id"].as_str().unwrap());
 
     let reply = api
-        .call(Call::post(&base, json!({"filename": "hello.txt", "content_type": "text/plain", "size": 5})).as_user(&a))
+        .call(Call::post(&base, json!({"filename": "hello.txt", "content_type": "text/plain", "size": 5})).by(&a))
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
     let created = reply.json;
@@ -245,7 +238,7 @@ async fn attachments_upload_download_delete() {
     let put = std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, b"hello").unwrap()).join().unwrap();
     assert_eq!(put.status, 200);
 
-    let list = api.call(Call::get(&base).as_user(&a)).await;
+    let list = api.call(Call::get(&base).by(&a)).await;
     assert_eq!(list.status, StatusCode::OK);
     let items = list.json["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
@@ -269,16 +262,16 @@ async fn attachments_upload_download_delete() {
         async move { s3.head_object().bucket(bucket).key(key).send().await.is_ok() }
     };
     assert!(exists(key.clone()).await);
-    let del = api.call(Call::delete(&format!("{base}/{}", created["id"].as_str().unwrap())).as_user(&a)).await;
+    let del = api.call(Call::delete(&format!("{base}/{}", created["id"].as_str().unwrap())).by(&a)).await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
     assert!(!exists(key).await, "object deleted with its attachment");
-    assert_eq!(api.call(Call::get(&base).as_user(&a)).await.json, json!({"items": []}));
+    assert_eq!(api.call(Call::get(&base).by(&a)).await.json, json!({"items": []}));
 
     // Deleting a note deletes its attachments' objects.
     let reply = api
         .call(
             Call::post(&base, json!({"filename": "b.bin", "content_type": "application/octet-stream", "size": 3}))
-                .as_user(&a),
+                .by(&a),
         )
         .await;
     let url = reply.json["upload_url"].as_str().unwrap().to_string();
@@ -291,9 +284,9 @@ async fn attachments_upload_download_delete() {
     std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, b"abc").unwrap()).join().unwrap();
     let key = format!("users/{a}/notes/{}/{}", note["id"].as_str().unwrap(), reply.json["id"].as_str().unwrap());
     assert!(exists(key.clone()).await);
-    api.call(Call::delete(&format!("/v1/notes/{}", note["id"].as_str().unwrap())).as_user(&a)).await;
+    api.call(Call::delete(&format!("/v1/notes/{}", note["id"].as_str().unwrap())).by(&a)).await;
     assert!(!exists(key).await);
-    assert_eq!(api.call(Call::get(&base).as_user(&a)).await.summary(), "404 not_found");
+    assert_eq!(api.call(Call::get(&base).by(&a)).await.summary(), "404 not_found");
 }
 
 #[tokio::test]
@@ -310,7 +303,7 @@ async fn users_are_isolated() {
                 &format!("{path}/attachments"),
                 json!({"filename": "a.txt", "content_type": "text/plain", "size": 1}),
             )
-            .as_user(&a),
+            .by(&a),
         )
         .await;
     let aid = att.json["id"].as_str().unwrap();
@@ -343,26 +336,25 @@ async fn users_are_isolated() {
         ("delete attachment", Call::delete(&format!("{path}/attachments/{aid}"))),
     ];
     for (name, call) in attempts {
-        assert_eq!(api.call(call.as_user(&b)).await.summary(), "404 not_found", "{name}");
+        assert_eq!(api.call(call.by(&b)).await.summary(), "404 not_found", "{name}");
     }
-    assert_eq!(api.call(Call::get("/v1/notes").as_user(&b)).await.json, json!({"items": [], "next_cursor": null}));
-    assert_eq!(api.call(Call::get("/v1/activity").as_user(&b)).await.json, json!({"items": [], "next_cursor": null}));
-    let stats = api.call(Call::get("/v1/stats").as_user(&b)).await;
+    assert_eq!(api.call(Call::get("/v1/notes").by(&b)).await.json, json!({"items": [], "next_cursor": null}));
+    assert_eq!(api.call(Call::get("/v1/activity").by(&b)).await.json, json!({"items": [], "next_cursor": null}));
+    let stats = api.call(Call::get("/v1/stats").by(&b)).await;
     assert_eq!((stats.json["notes_total"].clone(), stats.json["attachments_total"].clone()), (json!(0), json!(0)));
     // A client-supplied identity header changes nothing.
-    let forged =
-        api.call(Call::get(&path).as_user(&b).header("x-user-id", &a).header("x-amzn-oidc-identity", &a)).await;
+    let forged = api.call(Call::get(&path).by(&b).header("x-user-id", &a).header("x-amzn-oidc-identity", &a)).await;
     assert_eq!(forged.summary(), "404 not_found");
     assert_eq!(api.call(Call::get(&path).header("x-user-id", &a)).await.summary(), "401 unauthorized");
 
     // A's data is untouched.
-    let mine = api.call(Call::get(&path).as_user(&a)).await;
+    let mine = api.call(Call::get(&path).by(&a)).await;
     assert_eq!((mine.json["title"].clone(), mine.json["version"].clone()), (json!("private"), json!(1)));
     assert_eq!(
-        api.call(Call::get(&format!("{path}/attachments")).as_user(&a)).await.json["items"].as_array().unwrap().len(),
+        api.call(Call::get(&format!("{path}/attachments")).by(&a)).await.json["items"].as_array().unwrap().len(),
         1
     );
-    assert_eq!(api.call(Call::get("/v1/activity").as_user(&a)).await.json["items"].as_array().unwrap().len(), 1);
+    assert_eq!(api.call(Call::get("/v1/activity").by(&a)).await.json["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -393,7 +385,7 @@ async fn activity_and_stats() {
             .await
             .unwrap();
     }
-    let page = api.call(Call::get("/v1/activity?limit=3").as_user(&a)).await;
+    let page = api.call(Call::get("/v1/activity?limit=3").by(&a)).await;
     assert_eq!(page.status, StatusCode::OK);
     let kinds: Vec<&str> = page.json["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["attachment_added", "note_updated", "note_created"]);
@@ -401,11 +393,11 @@ async fn activity_and_stats() {
     assert_eq!((first["note_id"].clone(), first["title"].clone()), (json!("n2"), json!("t3")));
     assert!(first["id"].is_string() && first["at"].is_string());
     let cursor = page.json["next_cursor"].as_str().unwrap();
-    let rest = api.call(Call::get(&format!("/v1/activity?limit=3&cursor={cursor}")).as_user(&a)).await;
+    let rest = api.call(Call::get(&format!("/v1/activity?limit=3&cursor={cursor}")).by(&a)).await;
     assert_eq!(rest.json["items"].as_array().unwrap().len(), 1);
     assert_eq!(rest.json["next_cursor"], Value::Null);
 
-    let stats = api.call(Call::get("/v1/stats").as_user(&a)).await;
+    let stats = api.call(Call::get("/v1/stats").by(&a)).await;
     assert_eq!(stats.status, StatusCode::OK);
     assert_eq!((stats.json["notes_total"].clone(), stats.json["attachments_total"].clone()), (json!(2), json!(1)));
     let per_day = stats.json["per_day"].as_array().unwrap();
@@ -429,9 +421,9 @@ async fn stage_prefix_of_rest_api_paths() {
         request
     };
     assert_eq!(api.send(staged(Call::get("/prod/v1/health"))).await.status, StatusCode::OK);
-    let created = api.send(staged(Call::post("/prod/v1/notes", json!({"title": "t", "body": "b"})).as_user(&a))).await;
+    let created = api.send(staged(Call::post("/prod/v1/notes", json!({"title": "t", "body": "b"})).by(&a))).await;
     assert_eq!(created.status, StatusCode::CREATED);
-    let listed = api.send(staged(Call::get("/prod/v1/notes?limit=1").as_user(&a))).await;
+    let listed = api.send(staged(Call::get("/prod/v1/notes?limit=1").by(&a))).await;
     assert_eq!(listed.json["items"][0]["id"], created.json["id"]);
     // Without a stage in the context (custom domain, local server) paths are used as they are.
     assert_eq!(api.call(Call::get("/v1/health")).await.status, StatusCode::OK);
@@ -458,10 +450,10 @@ async fn cors_only_for_the_site_origin() {
     assert_eq!(evil.header("access-control-allow-methods"), None);
 
     let a = user();
-    let get = api.call(Call::get("/v1/notes").as_user(&a).header("origin", SITE)).await;
+    let get = api.call(Call::get("/v1/notes").by(&a).header("origin", SITE)).await;
     assert_eq!(get.header("access-control-allow-origin"), Some(SITE));
     assert!(get.header("access-control-expose-headers").unwrap().contains("etag"));
-    let other = api.call(Call::get("/v1/notes").as_user(&a).header("origin", "https://evil.example")).await;
+    let other = api.call(Call::get("/v1/notes").by(&a).header("origin", "https://evil.example")).await;
     assert_eq!((other.status, other.header("access-control-allow-origin")), (StatusCode::OK, None));
     // Errors carry CORS headers too, so the site can read them.
     let err = api.call(Call::get("/v1/notes").header("origin", SITE)).await;
@@ -495,7 +487,7 @@ async fn openapi_matches_the_routes() {
         let concrete = path
             .replace("{id}", &notes_core::Id::new().to_string())
             .replace("{attachment_id}", &notes_core::Id::new().to_string());
-        let reply = api.call(Call::new(method.parse().unwrap(), &concrete).as_user(&a)).await;
+        let reply = api.call(Call::new(method.parse().unwrap(), &concrete).by(&a)).await;
         assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert_ne!(reply.json["error"]["message"], json!("no such route"), "{method} {path}");
     }

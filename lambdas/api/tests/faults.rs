@@ -18,19 +18,19 @@ use serde_json::json;
 async fn note_flow(api: &Api) -> Vec<u16> {
     let a = user();
     let mut statuses = Vec::new();
-    let created = api.call(Call::post("/v1/notes", json!({"title": "t", "body": "b"})).as_user(&a)).await;
+    let created = api.call(Call::post("/v1/notes", json!({"title": "t", "body": "b"})).by(&a)).await;
     statuses.push(created.status.as_u16());
     let Some(id) = created.json["id"].as_str() else { return statuses };
     let path = format!("/v1/notes/{id}");
-    statuses.push(api.call(Call::get(&path).as_user(&a)).await.status.as_u16());
-    statuses.push(api.call(Call::get("/v1/notes").as_user(&a)).await.status.as_u16());
+    statuses.push(api.call(Call::get(&path).by(&a)).await.status.as_u16());
+    statuses.push(api.call(Call::get("/v1/notes").by(&a)).await.status.as_u16());
     let replaced =
-        api.call(Call::put(&path, json!({"title": "t2", "body": "b"})).as_user(&a).header("if-match", "\"1\"")).await;
+        api.call(Call::put(&path, json!({"title": "t2", "body": "b"})).by(&a).header("if-match", "\"1\"")).await;
     statuses.push(replaced.status.as_u16());
-    let read = api.call(Call::get(&path).as_user(&a)).await;
+    let read = api.call(Call::get(&path).by(&a)).await;
     assert_eq!(read.json["title"], json!("t2"), "reads see the write");
-    statuses.push(api.call(Call::delete(&path).as_user(&a)).await.status.as_u16());
-    statuses.push(api.call(Call::get(&path).as_user(&a)).await.status.as_u16());
+    statuses.push(api.call(Call::delete(&path).by(&a)).await.status.as_u16());
+    statuses.push(api.call(Call::get(&path).by(&a)).await.status.as_u16());
     statuses
 }
 
@@ -81,7 +81,7 @@ async fn dynamodb_unreachable_is_503_with_retry_after() {
     ];
     for call in calls {
         let what = format!("{} {}", call.method, call.path);
-        let reply = api.call(call.as_user(&a)).await;
+        let reply = api.call(call.by(&a)).await;
         assert_eq!(reply.summary(), "503 unavailable", "{what}");
         assert_eq!(reply.header("retry-after"), Some("5"), "{what}");
         assert!(!reply.json["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "no internal detail");
@@ -93,7 +93,7 @@ async fn dynamodb_unreachable_is_503_with_retry_after() {
     );
     assert_eq!(health.header("retry-after"), Some("5"));
     // Activity does not depend on DynamoDB.
-    assert_eq!(api.call(Call::get("/v1/activity").as_user(&a)).await.status, StatusCode::OK);
+    assert_eq!(api.call(Call::get("/v1/activity").by(&a)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -111,12 +111,12 @@ async fn dynamodb_outage_then_recovery() {
     let note = api.create(&a, "before").await;
     let path = format!("/v1/notes/{}", note["id"].as_str().unwrap());
     proxy.set_up(false);
-    assert_eq!(api.call(Call::get(&path).as_user(&a)).await.summary(), "503 unavailable");
-    let lost = api.call(Call::post("/v1/notes", json!({"title": "during", "body": ""})).as_user(&a)).await;
+    assert_eq!(api.call(Call::get(&path).by(&a)).await.summary(), "503 unavailable");
+    let lost = api.call(Call::post("/v1/notes", json!({"title": "during", "body": ""})).by(&a)).await;
     assert_eq!(lost.summary(), "503 unavailable", "a write that did not happen is not acknowledged");
     proxy.set_up(true);
-    assert_eq!(api.call(Call::get(&path).as_user(&a)).await.status, StatusCode::OK);
-    let list = api.call(Call::get("/v1/notes").as_user(&a)).await;
+    assert_eq!(api.call(Call::get(&path).by(&a)).await.status, StatusCode::OK);
+    let list = api.call(Call::get("/v1/notes").by(&a)).await;
     assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
 }
 
@@ -128,7 +128,7 @@ async fn postgres_unreachable_activity_503_notes_fine() {
     let api = Api::new(s.state.clone());
     let a = user();
     for path in ["/v1/activity", "/v1/stats"] {
-        let reply = api.call(Call::get(path).as_user(&a)).await;
+        let reply = api.call(Call::get(path).by(&a)).await;
         assert_eq!(
             (reply.summary(), reply.header("retry-after")),
             ("503 unavailable".to_string(), Some("5")),
@@ -151,20 +151,19 @@ async fn cache_spares_dynamodb_reads() {
     let dynamodb_reads = || moto.requests().iter().filter(|r| matches!(r.target(), Some("GetItem" | "Query"))).count();
 
     let before = dynamodb_reads();
-    api.call(Call::get(&path).as_user(&a)).await;
-    api.call(Call::get("/v1/notes").as_user(&a)).await;
+    api.call(Call::get(&path).by(&a)).await;
+    api.call(Call::get("/v1/notes").by(&a)).await;
     assert_eq!(dynamodb_reads(), before + 2, "misses read DynamoDB");
     for _ in 0..3 {
-        assert_eq!(api.call(Call::get(&path).as_user(&a)).await.status, StatusCode::OK);
-        assert_eq!(api.call(Call::get("/v1/notes").as_user(&a)).await.json["items"].as_array().unwrap().len(), 1);
+        assert_eq!(api.call(Call::get(&path).by(&a)).await.status, StatusCode::OK);
+        assert_eq!(api.call(Call::get("/v1/notes").by(&a)).await.json["items"].as_array().unwrap().len(), 1);
     }
     assert_eq!(dynamodb_reads(), before + 2, "hits do not");
     // A write invalidates: the next reads go to DynamoDB and see it.
-    let put = api
-        .call(Call::put(&path, json!({"title": "changed", "body": ""})).as_user(&a).header("if-match", "\"1\""))
-        .await;
+    let put =
+        api.call(Call::put(&path, json!({"title": "changed", "body": ""})).by(&a).header("if-match", "\"1\"")).await;
     assert_eq!(put.status, StatusCode::OK);
-    assert_eq!(api.call(Call::get(&path).as_user(&a)).await.json["title"], json!("changed"));
-    assert_eq!(api.call(Call::get("/v1/notes").as_user(&a)).await.json["items"][0]["title"], json!("changed"));
+    assert_eq!(api.call(Call::get(&path).by(&a)).await.json["title"], json!("changed"));
+    assert_eq!(api.call(Call::get("/v1/notes").by(&a)).await.json["items"][0]["title"], json!("changed"));
     assert_eq!(dynamodb_reads(), before + 4);
 }

@@ -105,6 +105,7 @@ impl Blobs for S3Blobs {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(sdk)`
 fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,

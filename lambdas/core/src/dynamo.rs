@@ -471,6 +471,7 @@ fn transaction_condition_failed<R>(
 
 /// Every SDK failure other than a lost condition means "try again later" for the caller; the full
 /// context goes to the log only.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(sdk)`
 fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,

@@ -241,7 +241,7 @@ impl Activity for MemoryActivity {
             .iter()
             .filter(|(seq, e)| &e.user == user && after.is_none_or(|c| (e.at, *seq) < (c.at, c.seq)))
             .collect();
-        mine.sort_by(|(sa, a), (sb, b)| (b.at, *sb).cmp(&(a.at, *sa)));
+        mine.sort_by_key(|(seq, e)| std::cmp::Reverse((e.at, *seq)));
         let more = mine.len() > limit;
         let page: Vec<&(i64, ActivityEvent)> = mine.into_iter().take(limit).collect();
         let next_cursor =
@@ -304,10 +304,13 @@ impl Activity for MemoryActivity {
     }
 }
 
+/// Expiry and fields of one cached key.
+type Entry = (Instant, HashMap<String, String>);
+
 /// A cache in memory with time to live.
 #[derive(Default)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<String, (Instant, HashMap<String, String>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl MemoryCache {

@@ -6,11 +6,10 @@ use notes_core::blobs::S3Blobs;
 use notes_core::memory::MemoryBlobs;
 use notes_core::ports::Blobs;
 
-async fn check(
-    blobs: &dyn Blobs,
-    upload: &dyn Fn(&str, &[(String, String)], &[u8]),
-    download: &dyn Fn(&str) -> Vec<u8>,
-) {
+/// Uploads `body` to a presigned URL with its headers.
+type Upload<'a> = &'a dyn Fn(&str, &[(String, String)], &[u8]);
+
+async fn check(blobs: &dyn Blobs, upload: Upload<'_>, download: &dyn Fn(&str) -> Vec<u8>) {
     blobs.health().await.unwrap();
     let key = format!("users/{}/notes/n/a", testkit::unique_name("u"));
     let before = notes_core::now();

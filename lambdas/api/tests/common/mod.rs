@@ -105,15 +105,18 @@ impl Call {
     pub fn delete(path: &str) -> Call {
         Call::new(Method::DELETE, path)
     }
+    #[allow(clippy::needless_pass_by_value)] // takes `json!(...)` directly
     pub fn json(self, json: Value) -> Call {
-        self.raw("application/json", serde_json::to_vec(&json).unwrap())
+        let body = serde_json::to_vec(&json).unwrap();
+        self.raw("application/json", body)
     }
+    #[allow(clippy::needless_pass_by_value)]
     pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Call {
         self.headers.push(("content-type".into(), content_type.into()));
         self.body = Some(body);
         self
     }
-    pub fn as_user(mut self, user: &str) -> Call {
+    pub fn by(mut self, user: &str) -> Call {
         self.user = Some(user.into());
         self
     }
@@ -165,7 +168,7 @@ impl Api {
     /// Creates a note for `user` and returns its JSON.
     pub async fn create(&self, user: &str, title: &str) -> Value {
         let reply =
-            self.call(Call::post("/v1/notes", serde_json::json!({"title": title, "body": "text"})).as_user(user)).await;
+            self.call(Call::post("/v1/notes", serde_json::json!({"title": title, "body": "text"})).by(user)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         reply.json
     }
