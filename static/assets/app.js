@@ -3,7 +3,7 @@
 import { loadConfig } from './config.js';
 import { initAuth, currentUser, dropSession, onSessionChange, signOut } from './auth.js';
 import { configureApi } from './api.js';
-import { h, render, showError, clearError, notify } from './ui.js';
+import { h, render, showError, clearError, clearStaleNotice, notify } from './ui.js';
 import { showSignIn } from './views/signin.js';
 import { showNotes } from './views/notes.js';
 import { showActivity } from './views/activity.js';
@@ -92,6 +92,7 @@ async function start() {
   });
   window.addEventListener('hashchange', () => {
     clearError();
+    clearStaleNotice();
     route();
   });
   route();

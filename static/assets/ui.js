@@ -31,6 +31,7 @@ function append(el, children) {
 const errorEl = () => document.querySelector('[data-testid="error"]');
 const noticeEl = () => document.querySelector('[data-testid="notice"]');
 let noticeTimer = null;
+let noticeAt = 0;
 
 /** Shows an error in the alert region (read out at once by screen readers). */
 export function showError(messageOrError) {
@@ -51,11 +52,20 @@ export function notify(text) {
   const el = noticeEl();
   el.textContent = text;
   el.hidden = false;
+  noticeAt = Date.now();
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => {
     el.hidden = true;
     el.textContent = '';
   }, 6000);
+}
+
+/** Hides a notice that is no longer fresh (called on navigation; a just-shown one stays). */
+export function clearStaleNotice() {
+  if (Date.now() - noticeAt < 1500) return;
+  const el = noticeEl();
+  el.hidden = true;
+  el.textContent = '';
 }
 
 /** Opens the confirmation dialog; resolves true when the user confirms. Focus returns to the opener. */

@@ -89,7 +89,7 @@ function draw(l) {
     h('a', { href: `#/notes/${encodeURIComponent(note.id)}`, class: 'note-link' },
       h('span', { class: 'note-title', 'data-testid': 'note-item-title' }, note.title),
       h('span', { class: 'meta' }, 'Updated ', timeEl(note.updated_at))),
-    note.tags?.length ? h('ul', { class: 'tags', 'aria-label': 'Tags' }, note.tags.map((t) => h('li', { class: 'tag' }, t))) : null)));
+    note.tags?.length ? h('ul', { class: 'tags' }, note.tags.map((t) => h('li', { class: 'tag' }, t))) : null)));
   l.status.replaceChildren(l.items.length ? '' : h('div', { class: 'empty', 'data-testid': 'notes-empty' },
     h('p', {}, 'You have no notes yet.'),
     h('p', {}, h('a', { href: '#/notes/new' }, 'Write your first note'))));
