@@ -116,6 +116,7 @@ http.createServer(async (req, res) => {
     if (req.method === 'OPTIONS') return send(204);
     const p = url.pathname;
 
+    if (p === '/v1/health') return send(200, { status: 'ok', fake: true });
     if (p === '/dev/token' && req.method === 'POST') {
       const { username } = JSON.parse((await readBody(req)).toString() || '{}');
       if (typeof username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(username)) throw [400, 'invalid_username', 'Use 1–64 letters, digits, dots, dashes or underscores.'];
