@@ -73,7 +73,7 @@ export async function request(path, { method = 'GET', body, ifMatch, query } = {
   }
   if (res.status === 401) {
     onUnauthorized();
-    throw await toError(res);
+    throw new ApiError(401, 'unauthorized', FALLBACK_MESSAGES[401]);
   }
   if (!res.ok) throw await toError(res);
   const data = res.status === 204 ? null : await res.json().catch(() => null);
