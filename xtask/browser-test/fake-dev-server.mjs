@@ -1,7 +1,9 @@
 // FAKE, for developing the UI only: a tiny in-memory stand-in for `cargo xtask dev` (site + API + dev token +
 // presigned-URL uploads), written from the API contract so the front end and its browser test can be tried
 // before the real dev server exists. It is NOT the product and proves nothing about the real API.
-// Run: node xtask/browser-test/fake-dev-server.mjs [--site-port 8080] [--api-port 8081]
+// Run: node xtask/browser-test/fake-dev-server.mjs [--site-port 8080] [--api-port 8081] [--auth dev|cognito]
+// `--auth cognito` also fakes Cognito's hosted UI (authorize form, PKCE S256 token exchange, refresh, logout)
+// with short-lived tokens (FAKE_TOKEN_TTL seconds, default 70), to exercise the app's Cognito code path.
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -17,6 +19,8 @@ const flag = (name, def) => {
 const SITE_PORT = Number(flag('--site-port', process.env.SITE_PORT || 8080));
 const API_PORT = Number(flag('--api-port', process.env.API_PORT || 8081));
 const ACTIVITY_LAG_MS = Number(process.env.FAKE_ACTIVITY_LAG_MS || 1500);
+const AUTH = flag('--auth', 'dev');
+const TOKEN_TTL = Number(process.env.FAKE_TOKEN_TTL || 70);
 const HOST = '127.0.0.1';
 const SITE = `http://${HOST}:${SITE_PORT}`;
 const API = `http://${HOST}:${API_PORT}`;
@@ -31,7 +35,10 @@ http.createServer(async (req, res) => {
   const headers = { 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
   if (url.pathname === '/config.json') {
     res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ apiUrl: API, auth: { mode: 'dev', tokenUrl: `${API}/dev/token` } }));
+    const auth = AUTH === 'cognito'
+      ? { mode: 'cognito', domain: `${API}/fake-cognito`, clientId: 'fake-client', redirectUri: `${SITE}/`, logoutUri: `${SITE}/` }
+      : { mode: 'dev', tokenUrl: `${API}/dev/token` };
+    res.end(JSON.stringify({ apiUrl: API, auth }));
     return;
   }
   const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
@@ -58,6 +65,14 @@ const activity = new Map(); // user -> [event]
 let seq = 0;
 
 const b64u = (s) => Buffer.from(s).toString('base64url');
+const codes = new Map(); // authorization code -> { username, challenge, redirect_uri }
+const refreshTokens = new Map(); // refresh token -> username
+let tokensIssued = 0;
+function mintIdToken(username, ttl) {
+  const claims = { sub: `dev-${username}`, 'cognito:username': username, exp: Math.floor(Date.now() / 1000) + ttl, n: ++tokensIssued };
+  return `${b64u('{"alg":"none"}')}.${b64u(JSON.stringify(claims))}.fake`;
+}
+const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const newId = () => crypto.randomBytes(8).toString('hex');
 const userNotes = (u) => notes.get(u) ?? notes.set(u, new Map()).get(u);
 const etagOf = (n) => `"${n.id}-${n.version}"`;
@@ -120,8 +135,58 @@ http.createServer(async (req, res) => {
     if (p === '/dev/token' && req.method === 'POST') {
       const { username } = JSON.parse((await readBody(req)).toString() || '{}');
       if (typeof username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(username)) throw [400, 'invalid_username', 'Use 1–64 letters, digits, dots, dashes or underscores.'];
-      const claims = { sub: `dev-${username}`, 'cognito:username': username, exp: Math.floor(Date.now() / 1000) + 3600 };
-      return send(200, { id_token: `${b64u('{"alg":"none"}')}.${b64u(JSON.stringify(claims))}.fake`, expires_in: 3600 });
+      return send(200, { id_token: mintIdToken(username, 3600), expires_in: 3600 });
+    }
+
+    if (p === '/fake-cognito/oauth2/authorize' && req.method === 'GET') {
+      const q = url.searchParams;
+      if (q.get('client_id') !== 'fake-client' || q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) {
+        throw [400, 'invalid_request', 'client_id, response_type=code and an S256 code_challenge are required.'];
+      }
+      const hidden = [...q].map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('');
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      return res.end(`<!doctype html><title>Fake hosted UI</title><h1>Fake Cognito sign-in</h1>
+        <form action="/fake-cognito/login" method="get">${hidden}<label for="u">Username</label> <input id="u" name="username">
+        <button type="submit">Sign in</button></form>`);
+    }
+    if (p === '/fake-cognito/login' && req.method === 'GET') {
+      const q = url.searchParams;
+      const code = crypto.randomBytes(12).toString('hex');
+      codes.set(code, { username: q.get('username') || 'user', challenge: q.get('code_challenge'), redirect_uri: q.get('redirect_uri') });
+      const back = new URL(q.get('redirect_uri'));
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', q.get('state') ?? '');
+      res.writeHead(302, { Location: back.href });
+      return res.end();
+    }
+    if (p === '/fake-cognito/oauth2/token' && req.method === 'POST') {
+      const form = new URLSearchParams((await readBody(req)).toString());
+      const oauthError = (error) => {
+        res.writeHead(400, { ...cors, 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error }));
+      };
+      if (form.get('client_id') !== 'fake-client') return oauthError('invalid_client');
+      if (form.get('grant_type') === 'authorization_code') {
+        const grant = codes.get(form.get('code'));
+        codes.delete(form.get('code'));
+        if (!grant || grant.redirect_uri !== form.get('redirect_uri')) return oauthError('invalid_grant');
+        const challenge = crypto.createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+        if (challenge !== grant.challenge) return oauthError('invalid_grant');
+        const refresh = crypto.randomBytes(16).toString('hex');
+        refreshTokens.set(refresh, grant.username);
+        return send(200, { id_token: mintIdToken(grant.username, TOKEN_TTL), access_token: 'fake-access', refresh_token: refresh, expires_in: TOKEN_TTL, token_type: 'Bearer' });
+      }
+      if (form.get('grant_type') === 'refresh_token') {
+        const username = refreshTokens.get(form.get('refresh_token'));
+        if (!username) return oauthError('invalid_grant');
+        return send(200, { id_token: mintIdToken(username, TOKEN_TTL), access_token: 'fake-access', expires_in: TOKEN_TTL, token_type: 'Bearer' });
+      }
+      return oauthError('unsupported_grant_type');
+    }
+    if (p === '/fake-cognito/logout' && req.method === 'GET') {
+      if (url.searchParams.get('client_id') !== 'fake-client') throw [400, 'invalid_request', 'client_id is required.'];
+      res.writeHead(302, { Location: url.searchParams.get('logout_uri') });
+      return res.end();
     }
 
     let m = p.match(/^\/_fake-blob\/([a-f0-9]+)$/);
@@ -141,7 +206,8 @@ http.createServer(async (req, res) => {
     const auth = req.headers.authorization?.match(/^Bearer (.+)$/)?.[1];
     let user = null;
     try {
-      user = JSON.parse(Buffer.from(auth.split('.')[1], 'base64url').toString())['cognito:username'];
+      const claims = JSON.parse(Buffer.from(auth.split('.')[1], 'base64url').toString());
+      if (claims.exp * 1000 > Date.now()) user = claims['cognito:username'];
     } catch {}
     if (!user) throw [401, 'unauthorized', 'Sign in first.'];
     const mine = userNotes(user);
@@ -233,4 +299,4 @@ http.createServer(async (req, res) => {
   }
 }).listen(API_PORT, HOST);
 
-console.log(`FAKE dev server (UI development only): site ${SITE}  api ${API}`);
+console.log(`FAKE dev server (UI development only): site ${SITE}  api ${API}  auth ${AUTH}`);
