@@ -28,7 +28,9 @@ export async function loadConfig() {
     throw new Error('The app settings (/config.json) are not valid JSON.');
   }
 
-  const apiUrl = trimSlash(requireString(raw, 'apiUrl', ''));
+  // An empty apiUrl means the API is served from the site's own origin.
+  if (typeof raw?.apiUrl !== 'string') throw new Error('config.json: "apiUrl" is missing');
+  const apiUrl = trimSlash(raw.apiUrl ? new URL(raw.apiUrl, location.origin).href : location.origin);
   const auth = raw.auth ?? {};
   const mode = requireString(auth, 'mode', 'auth.');
   if (mode === 'dev') {

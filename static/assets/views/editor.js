@@ -11,11 +11,15 @@ import { validateNote, LIMITS } from '../validate.js';
  */
 export async function mountEditor(pane, id, hooks) {
   let current = null; // { note, etag } of the version being edited
+  // A later mount into the same pane (the user opened another note) wins over a slow earlier load.
+  const ticket = String(Number(pane.dataset.ticket || 0) + 1);
+  pane.dataset.ticket = ticket;
   if (id) {
     pane.replaceChildren(loading('Loading note…'));
     try {
       current = await api.getNote(id);
     } catch (err) {
+      if (pane.dataset.ticket !== ticket) return;
       pane.replaceChildren(
         h('div', { class: 'empty', 'data-testid': 'note-error' },
           h('h2', {}, err.status === 404 ? 'Note not found' : 'Could not load the note'),
@@ -25,6 +29,7 @@ export async function mountEditor(pane, id, hooks) {
       if (err.status !== 404) showError(err);
       return;
     }
+    if (pane.dataset.ticket !== ticket) return;
   }
   renderForm(pane, current, hooks);
 }
