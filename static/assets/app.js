@@ -62,9 +62,16 @@ async function start() {
     return;
   }
 
+  configureApi(config.apiUrl, () => dropSession());
+  try {
+    await initAuth(config);
+  } catch (err) {
+    showError(err);
+  }
+
+  // From here on, a session that starts or ends (sign-in, 401, failed refresh) re-routes.
   let signedIn = Boolean(currentUser());
   let signingOut = false;
-  configureApi(config.apiUrl, () => dropSession());
   onSessionChange((session) => {
     const now = Boolean(session);
     if (now === signedIn) {
@@ -75,13 +82,6 @@ async function start() {
     route();
     if (!now && !signingOut) showError('Your session has ended. Please sign in again.');
   });
-
-  try {
-    await initAuth(config);
-  } catch (err) {
-    showError(err);
-  }
-  signedIn = Boolean(currentUser());
 
   document.querySelector('[data-testid="sign-out"]').addEventListener('click', () => {
     clearError();

@@ -55,7 +55,8 @@ function setFieldError(form, name, message) {
   else control.removeAttribute('aria-invalid');
 }
 
-function renderForm(pane, current, hooks) {
+/** Renders the form; focusOn is 'heading' (just opened) or 'save' (just saved: stay where the user was). */
+function renderForm(pane, current, hooks, focusOn = 'heading') {
   const note = current?.note;
   const isNew = !note;
   const title = h('input', { type: 'text', name: 'title', required: true, autocomplete: 'off', 'data-testid': 'note-title' });
@@ -86,7 +87,9 @@ function renderForm(pane, current, hooks) {
   const attachments = note ? attachmentsSection(note.id) : null;
 
   pane.replaceChildren(h('article', { class: 'editor', 'data-testid': 'editor', 'data-note-id': note?.id ?? '' }, heading, meta, form, attachments));
-  (isNew ? title : heading).focus();
+  if (isNew) title.focus();
+  else if (focusOn === 'save') saveButton.focus();
+  else heading.focus();
 
   async function onSave(event) {
     event.preventDefault();
@@ -109,7 +112,7 @@ function renderForm(pane, current, hooks) {
       }
       current = saved;
       hooks.onSaved(saved.note, false);
-      renderForm(pane, current, hooks);
+      renderForm(pane, current, hooks, 'save');
     } catch (err) {
       saveButton.disabled = false;
       saveButton.textContent = isNew ? 'Create note' : 'Save changes';
