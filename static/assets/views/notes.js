@@ -19,6 +19,12 @@ export async function showNotes(selected) {
     pane.replaceChildren(h('div', { class: 'empty placeholder' },
       h('h2', {}, 'No note open'),
       h('p', {}, 'Choose a note from the list, or write a new one.')));
+    // The editor that held focus is gone (closed or deleted): put focus back at the list.
+    if (!fresh && (document.activeElement === document.body || !document.activeElement)) {
+      const heading = list.root.querySelector('#notes-heading');
+      heading.tabIndex = -1;
+      heading.focus();
+    }
   } else {
     mountEditor(pane, selected === 'new' ? null : selected, {
       onSaved: (note, created) => {
