@@ -85,11 +85,16 @@ pub struct Inputs<'a> {
     pub file: Option<(PathBuf, ConfigFile)>,
 }
 
+/// How one setting is found in each layer: the flag (name, getter), the environment variable
+/// names (also looked up in `.env`), and the `deploy.toml` key (name, getter).
 struct Key {
-    flag: Option<(&'static str, fn(&GlobalArgs) -> Option<String>)>,
+    flag: Option<(&'static str, FlagGetter)>,
     env: &'static [&'static str],
-    file: Option<(&'static str, fn(&StackSection) -> Option<String>)>,
+    file: Option<(&'static str, FileGetter)>,
 }
+
+type FlagGetter = fn(&GlobalArgs) -> Option<String>;
+type FileGetter = fn(&StackSection) -> Option<String>;
 
 impl Inputs<'_> {
     fn resolve(&self, key: &Key) -> Option<Setting> {

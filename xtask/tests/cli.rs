@@ -64,7 +64,7 @@ fn no_arguments_prints_help_and_fails() {
 }
 
 /// Renders the `source` of the stack name and region as `cargo xtask config --json` reports them.
-fn check_sources(args: &[&str], env: &[(&str, &str)], expect: Expect) {
+fn check_sources(args: &[&str], env: &[(&str, &str)], expect: &Expect) {
     let dir = project(&[
         ("deploy.toml", "[stack]\nname = \"from-file\"\nregion = \"eu-west-1\"\n"),
         (".env", "STACK_NAME=from-dotenv\n"),
@@ -83,21 +83,21 @@ fn settings_precedence_flag_env_dotenv_file() {
     check_sources(
         &["--stack-name", "from-flag"],
         &[("STACK_NAME", "from-env")],
-        expect![[r#"
+        &expect![[r#"
             "from-flag" <- "flag --stack-name"
             "eu-west-1" <- "deploy.toml: stack.region""#]],
     );
     check_sources(
         &[],
         &[("STACK_NAME", "from-env"), ("AWS_REGION", "us-west-2")],
-        expect![[r#"
+        &expect![[r#"
             "from-env" <- "environment variable STACK_NAME"
             "us-west-2" <- "environment variable AWS_REGION""#]],
     );
     check_sources(
         &[],
         &[],
-        expect![[r#"
+        &expect![[r#"
             "from-dotenv" <- ".env: STACK_NAME"
             "eu-west-1" <- "deploy.toml: stack.region""#]],
     );
