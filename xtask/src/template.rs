@@ -100,14 +100,8 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
         "AWS::Cognito::UserPool",
         &["cognito-idp:CreateUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool"],
     ),
-    (
-        "AWS::Cognito::UserPoolClient",
-        &["cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient"],
-    ),
-    (
-        "AWS::Cognito::UserPoolDomain",
-        &["cognito-idp:CreateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain"],
-    ),
+    ("AWS::Cognito::UserPoolClient", &["cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient"]),
+    ("AWS::Cognito::UserPoolDomain", &["cognito-idp:CreateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain"]),
     (
         "AWS::DynamoDB::Table",
         &["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateContinuousBackups", "dynamodb:DeleteTable"],
@@ -120,7 +114,12 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
     ("AWS::EC2::RouteTable", &["ec2:CreateRouteTable", "ec2:DeleteRouteTable"]),
     (
         "AWS::EC2::SecurityGroup",
-        &["ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:DeleteSecurityGroup"],
+        &[
+            "ec2:CreateSecurityGroup",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:DeleteSecurityGroup",
+        ],
     ),
     ("AWS::EC2::SecurityGroupEgress", &["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"]),
     ("AWS::EC2::SecurityGroupIngress", &["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]),
@@ -131,7 +130,11 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
     ("AWS::EC2::VPCGatewayAttachment", &["ec2:AttachInternetGateway", "ec2:DetachInternetGateway"]),
     (
         "AWS::ElastiCache::ReplicationGroup",
-        &["elasticache:CreateReplicationGroup", "elasticache:DescribeReplicationGroups", "elasticache:DeleteReplicationGroup"],
+        &[
+            "elasticache:CreateReplicationGroup",
+            "elasticache:DescribeReplicationGroups",
+            "elasticache:DeleteReplicationGroup",
+        ],
     ),
     ("AWS::ElastiCache::SubnetGroup", &["elasticache:CreateCacheSubnetGroup", "elasticache:DeleteCacheSubnetGroup"]),
     ("AWS::ElastiCache::User", &["elasticache:CreateUser", "elasticache:DeleteUser"]),
@@ -139,14 +142,27 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
     ("AWS::IAM::ManagedPolicy", &["iam:CreatePolicy", "iam:DeletePolicy"]),
     (
         "AWS::IAM::Role",
-        &["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRole"],
+        &[
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:DeleteRole",
+        ],
     ),
     ("AWS::KMS::Alias", &["kms:CreateAlias", "kms:DeleteAlias"]),
     ("AWS::KMS::Key", &["kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"]),
     ("AWS::Lambda::EventSourceMapping", &["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"]),
     (
         "AWS::Lambda::Function",
-        &["lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:PutFunctionConcurrency", "lambda:DeleteFunction", "iam:PassRole"],
+        &[
+            "lambda:CreateFunction",
+            "lambda:UpdateFunctionCode",
+            "lambda:PutFunctionConcurrency",
+            "lambda:DeleteFunction",
+            "iam:PassRole",
+        ],
     ),
     ("AWS::Lambda::Permission", &["lambda:AddPermission", "lambda:RemovePermission"]),
     (
@@ -155,9 +171,18 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
     ),
     (
         "AWS::RDS::DBInstance",
-        &["rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot", "secretsmanager:CreateSecret"],
+        &[
+            "rds:CreateDBInstance",
+            "rds:ModifyDBInstance",
+            "rds:DeleteDBInstance",
+            "rds:CreateDBSnapshot",
+            "secretsmanager:CreateSecret",
+        ],
     ),
-    ("AWS::RDS::DBParameterGroup", &["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:DeleteDBParameterGroup"]),
+    (
+        "AWS::RDS::DBParameterGroup",
+        &["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:DeleteDBParameterGroup"],
+    ),
     ("AWS::RDS::DBSubnetGroup", &["rds:CreateDBSubnetGroup", "rds:DeleteDBSubnetGroup"]),
     ("AWS::Route53::RecordSet", &["route53:ChangeResourceRecordSets", "route53:GetChange"]),
     (
@@ -171,8 +196,29 @@ pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
 
 /// Short-form tags CloudFormation understands (`!Ref`, `!Condition` and the `Fn::` family).
 const INTRINSICS: &[&str] = &[
-    "And", "Base64", "Cidr", "Contains", "EachMemberEquals", "EachMemberIn", "Equals", "FindInMap", "GetAZs", "GetAtt", "If",
-    "ImportValue", "Join", "Length", "Not", "Or", "RefAll", "Select", "Split", "Sub", "ToJsonString", "Transform", "ValueOf",
+    "And",
+    "Base64",
+    "Cidr",
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "Equals",
+    "FindInMap",
+    "GetAZs",
+    "GetAtt",
+    "If",
+    "ImportValue",
+    "Join",
+    "Length",
+    "Not",
+    "Or",
+    "RefAll",
+    "Select",
+    "Split",
+    "Sub",
+    "ToJsonString",
+    "Transform",
+    "ValueOf",
     "ValueOfAll",
 ];
 
@@ -611,7 +657,10 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
             continue;
         };
         for key in statement.keys() {
-            if !matches!(key.as_str(), "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition") {
+            if !matches!(
+                key.as_str(),
+                "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Condition"
+            ) {
                 problems.push(format!("{at}: key {key:?} does not belong in an identity policy statement"));
             }
         }
@@ -630,7 +679,9 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
             problems.push(format!("{at}: Effect must be Allow or Deny"));
         }
         match (statement.get("Action"), statement.get("NotAction")) {
-            (Some(_), Some(_)) | (None, None) => problems.push(format!("{at}: needs exactly one of Action and NotAction")),
+            (Some(_), Some(_)) | (None, None) => {
+                problems.push(format!("{at}: needs exactly one of Action and NotAction"));
+            }
             (_, Some(_)) => problems.push(format!("{at}: NotAction is not least privilege")),
             (Some(value), None) => {
                 let list = actions(Some(value));
@@ -681,7 +732,8 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
     if statements.len() > DEPLOYER_POLICY_SPLIT {
         for (part, slice) in [(1, &statements[..DEPLOYER_POLICY_SPLIT]), (2, &statements[DEPLOYER_POLICY_SPLIT..])] {
             let doc = serde_json::json!({"Version": "2012-10-17", "Statement": slice});
-            let chars = serde_json::to_string(&doc).expect("serialisable").chars().filter(|c| !c.is_whitespace()).count();
+            let chars =
+                serde_json::to_string(&doc).expect("serialisable").chars().filter(|c| !c.is_whitespace()).count();
             if chars > MANAGED_POLICY_MAX_CHARS {
                 problems.push(format!(
                     "{file}: part {part} is {chars} characters; an IAM managed policy holds {MANAGED_POLICY_MAX_CHARS} (move DEPLOYER_POLICY_SPLIT or trim)"
@@ -719,9 +771,10 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
 pub fn check_files(template: &Path, parameters: &Path, deployer_policy: &Path) -> anyhow::Result<Vec<String>> {
     let parsed = Template::load(template)?;
     let values = load_parameter_file(parameters)?;
-    let policy_text =
-        std::fs::read_to_string(deployer_policy).with_context(|| format!("cannot read {}", deployer_policy.display()))?;
-    let policy: Json = serde_json::from_str(&policy_text).with_context(|| format!("{} is not JSON", deployer_policy.display()))?;
+    let policy_text = std::fs::read_to_string(deployer_policy)
+        .with_context(|| format!("cannot read {}", deployer_policy.display()))?;
+    let policy: Json =
+        serde_json::from_str(&policy_text).with_context(|| format!("{} is not JSON", deployer_policy.display()))?;
     let mut problems = Vec::new();
     problems.extend(check_parameter_declarations(&parsed));
     problems.extend(check_parameters(&parsed, &values));

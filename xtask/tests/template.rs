@@ -36,7 +36,7 @@ fn policy() -> Json {
 }
 
 /// Asserts a checker found nothing, showing every problem otherwise.
-fn check(problems: Vec<String>) {
+fn check(problems: &[String]) {
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
 }
 
@@ -72,7 +72,8 @@ impl Scratch {
         let edited = edit_stack(original.clone());
         assert_ne!(edited, original, "the stack edit must change something");
         std::fs::write(&stack, edited).expect("writable");
-        std::fs::write(&params, edit_params(std::fs::read_to_string(params_path()).expect("readable"))).expect("writable");
+        std::fs::write(&params, edit_params(std::fs::read_to_string(params_path()).expect("readable")))
+            .expect("writable");
         std::fs::copy(policy_path(), &policy).expect("copyable");
         Scratch { _dir: dir, stack, params, policy }
     }
@@ -87,7 +88,7 @@ fn unchanged(text: String) -> String {
 }
 
 /// Inserts `yaml` (indented as a section entry) right after the top-level `section:` line.
-fn insert_into_section(stack: String, section: &str, yaml: &str) -> String {
+fn insert_into_section(stack: &str, section: &str, yaml: &str) -> String {
     let header = format!("\n{section}:\n");
     let at = stack.find(&header).unwrap_or_else(|| panic!("top-level {section} section")) + header.len();
     format!("{}{yaml}{}", &stack[..at], &stack[at..])
@@ -97,31 +98,32 @@ fn insert_into_section(stack: String, section: &str, yaml: &str) -> String {
 
 #[test]
 fn all_checks_pass_on_the_committed_files() {
-    check(template::check_files(&stack_path(), &params_path(), &policy_path()).expect("files parse"));
+    check(&template::check_files(&stack_path(), &params_path(), &policy_path()).expect("files parse"));
 }
 
 #[test]
 fn parameters_file_has_one_valid_entry_per_template_parameter() {
-    check(template::check_parameters(&stack(), &params()));
+    check(&template::check_parameters(&stack(), &params()));
 }
 
 #[test]
 fn every_parameter_has_a_description_and_constraints() {
-    check(template::check_parameter_declarations(&stack()));
+    check(&template::check_parameter_declarations(&stack()));
 }
 
 #[test]
 fn every_output_the_deploy_tool_reads_exists() {
-    check(template::check_outputs(&stack()));
+    check(&template::check_outputs(&stack()));
     assert_eq!(REQUIRED_OUTPUTS.len(), 14);
 }
 
 #[test]
 fn every_stateful_resource_has_both_deletion_policies() {
     let t = stack();
-    check(template::check_deletion_policies(&t));
+    check(&template::check_deletion_policies(&t));
     // The checker must have had something to check.
-    for kind in ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::RDS::DBInstance", "AWS::KMS::Key", "AWS::SQS::Queue"] {
+    for kind in ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::RDS::DBInstance", "AWS::KMS::Key", "AWS::SQS::Queue"]
+    {
         assert!(t.resources_of_type(kind).next().is_some(), "the template has a {kind}");
     }
     assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Snapshot"));
@@ -130,12 +132,12 @@ fn every_stateful_resource_has_both_deletion_policies() {
 
 #[test]
 fn no_iam_statement_has_a_wildcard_action() {
-    check(template::check_no_wildcard_actions(&stack()));
+    check(&template::check_no_wildcard_actions(&stack()));
 }
 
 #[test]
 fn deployer_policy_is_valid_grammar_and_covers_every_resource_type() {
-    check(template::check_deployer_policy(&stack(), &policy()));
+    check(&template::check_deployer_policy(&stack(), &policy()));
 }
 
 #[test]
@@ -146,7 +148,11 @@ fn deploy_injected_parameters_have_placeholder_entries_that_pass() {
         let entry = values.iter().find(|v| v.parameter_key == *name).unwrap_or_else(|| panic!("{name} has an entry"));
         assert!(t.parameters.contains_key(*name), "{name} is a template Parameter");
         if name.ends_with("CodeKey") {
-            assert!(entry.parameter_value.ends_with(&format!("/{}.zip", "0".repeat(64))), "{name}: {}", entry.parameter_value);
+            assert!(
+                entry.parameter_value.ends_with(&format!("/{}.zip", "0".repeat(64))),
+                "{name}: {}",
+                entry.parameter_value
+            );
             // A real key of the deploy tool's shape passes too.
             let real = format!("lambdas/api/{}.zip", "ab12".repeat(16));
             assert_eq!(t.parameters[*name].check(&real), Ok(()));
@@ -165,7 +171,10 @@ fn domain_and_certificate_placeholders_are_accepted_and_www_certificate_must_be_
     assert!(value("WwwCertificateArn").contains("YOUR_WWW_CERTIFICATE_ID_HERE"));
     assert!(value("ApiCertificateArn").contains("YOUR_API_CERTIFICATE_ID_HERE"));
     let www_cert = &t.parameters["WwwCertificateArn"];
-    assert!(www_cert.check("arn:aws:acm:eu-west-1:111111111111:certificate/abc").is_err(), "CloudFront needs us-east-1");
+    assert!(
+        www_cert.check("arn:aws:acm:eu-west-1:111111111111:certificate/abc").is_err(),
+        "CloudFront needs us-east-1"
+    );
     assert_eq!(www_cert.check("arn:aws:acm:us-east-1:111111111111:certificate/0a1b-2c3d"), Ok(()));
 }
 
@@ -179,12 +188,10 @@ fn short_form_tags_become_long_form() {
         prop(&t, "MigrateFunction", "/Environment/Variables/DB_MASTER_SECRET_ARN"),
         &json!({"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]})
     );
-    assert_eq!(
-        prop(&t, "PrivateSubnet2", "/AvailabilityZone"),
-        &json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]})
-    );
+    assert_eq!(prop(&t, "PrivateSubnet2", "/AvailabilityZone"), &json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]}));
     assert!(prop(&t, "UserPool", "/DeletionProtection").get("Fn::If").is_some());
-    let err = Template::parse("Resources:\n  X:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Reff B\n").unwrap_err();
+    let err = Template::parse("Resources:\n  X:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Reff B\n")
+        .unwrap_err();
     assert!(format!("{err:#}").contains("unknown CloudFormation tag !Reff"), "{err:#}");
 }
 
@@ -192,8 +199,17 @@ fn short_form_tags_become_long_form() {
 fn lambdas_follow_the_runtime_and_environment_contract() {
     let t = stack();
     let common = [
-        "NOTES_TABLE", "APP_DATA_BUCKET", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_PORT", "REDIS_USER",
-        "SITE_ORIGIN", "RUST_LOG",
+        "NOTES_TABLE",
+        "APP_DATA_BUCKET",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDIS_USER",
+        "SITE_ORIGIN",
+        "RUST_LOG",
     ];
     let functions: Vec<_> = t.resources_of_type("AWS::Lambda::Function").map(|(n, _)| n.clone()).collect();
     assert_eq!(functions, ["ActivityFunction", "ApiFunction", "MigrateFunction"]);
@@ -201,7 +217,10 @@ fn lambdas_follow_the_runtime_and_environment_contract() {
         assert_eq!(prop(&t, name, "/Runtime"), "provided.al2023", "{name}");
         assert_eq!(prop(&t, name, "/Architectures"), &json!(["arm64"]), "{name}");
         assert_eq!(prop(&t, name, "/Handler"), "bootstrap", "{name}");
-        assert!(prop(&t, name, "/ReservedConcurrentExecutions").is_number() || prop(&t, name, "/ReservedConcurrentExecutions").is_object());
+        assert!(
+            prop(&t, name, "/ReservedConcurrentExecutions").is_number()
+                || prop(&t, name, "/ReservedConcurrentExecutions").is_object()
+        );
         assert_eq!(prop(&t, name, "/TracingConfig/Mode"), "Active", "{name}");
         let vars = prop(&t, name, "/Environment/Variables").as_object().expect("variables");
         for var in common {
@@ -236,7 +255,7 @@ fn a_parameter_added_without_a_parameters_json_entry_fails_the_consistency_check
     let scratch = Scratch::new(
         |s| {
             insert_into_section(
-                s,
+                &s,
                 "Parameters",
                 "  ExtraSetting:\n    Description: added by the test\n    Type: String\n    AllowedValues: [a, b]\n",
             )
@@ -257,7 +276,10 @@ fn a_parameters_json_entry_without_a_parameter_or_with_a_bad_value_fails() {
     let problems = scratch.problems();
     check_fails(&problems, "parameters.json: HostedZoneId is not a Parameter of the template");
     check_fails(&problems, "no entry for template Parameter HostedZoneIdRenamed");
-    check_fails(&problems, "parameters.json: WwwCertificateArn: \"arn:aws:acm:us-east-1:111111111111:certificate/has spaces\" does not match AllowedPattern");
+    check_fails(
+        &problems,
+        "parameters.json: WwwCertificateArn: \"arn:aws:acm:us-east-1:111111111111:certificate/has spaces\" does not match AllowedPattern",
+    );
 }
 
 #[test]
