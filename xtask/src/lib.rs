@@ -21,6 +21,7 @@ pub mod outputs;
 pub mod services;
 pub mod step;
 pub mod sync;
+pub mod template;
 pub mod test;
 pub mod tools;
 
