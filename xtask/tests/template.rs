@@ -365,3 +365,15 @@ fn lint_output_parsers_make_one_line_per_finding() {
     let nothing = json!({"results": {"failed_checks": []}, "summary": {"passed": 0, "failed": 0, "parsing_errors": 0}});
     check_fails(&xtask::lint::parse_checkov(&nothing, "s.yaml"), "checkov ran no check");
 }
+
+#[test]
+fn deploy_overrides_replace_existing_entries_only() {
+    let key = format!("lambdas/api/{}.zip", "f".repeat(64));
+    let merged =
+        template::override_parameters(&params(), &[("ApiCodeKey", key.as_str()), ("ArtifactBucket", "my-artifacts")])
+            .expect("both exist");
+    check(&template::check_parameters(&stack(), &merged));
+    assert!(merged.iter().any(|v| v.parameter_key == "ApiCodeKey" && v.parameter_value == key));
+    let err = template::override_parameters(&params(), &[("ApiCodeKye", "x")]).unwrap_err();
+    assert!(err.to_string().contains("no entry for it"), "{err}");
+}
