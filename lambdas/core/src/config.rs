@@ -25,10 +25,17 @@ pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Installs aws-lc-rs as rustls' process-wide provider (the SDK's own), so every TLS client in the
-/// process (Redis included) uses the same one. Idempotent.
+/// Installs ring as rustls' process-wide provider (the workspace's one TLS stack), so every TLS
+/// client in the process (Redis included) uses the same one. Idempotent.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The one HTTPS client of every SDK client: rustls with ring (the SDK crates' own TLS features
+/// are off; see the workspace Cargo.toml).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// SDK configuration from the environment (Lambda role credentials, region, `AWS_ENDPOINT_URL`),
@@ -38,6 +45,7 @@ pub async fn sdk_config() -> SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))

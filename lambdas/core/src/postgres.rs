@@ -373,7 +373,7 @@ impl Activity for PgActivity {
 }
 
 mod tls {
-    //! tokio-postgres over rustls (aws-lc-rs provider, the one the AWS SDK uses): no OpenSSL.
+    //! tokio-postgres over rustls with the ring provider (the workspace's one TLS stack): no OpenSSL.
 
     use std::future::Future;
     use std::io;
@@ -403,7 +403,7 @@ mod tls {
                     .map_err(StoreError::other)?;
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(StoreError::other)?

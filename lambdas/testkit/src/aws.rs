@@ -10,12 +10,20 @@ pub const REGION: &str = "us-east-1";
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
             "testing", "testing", None, None, "testkit",
         )))
         .build()
+}
+
+/// The workspace's one HTTPS client: rustls with ring (the SDK's own TLS features are off; see the
+/// workspace Cargo.toml).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// S3 client for `config` with path-style addressing (moto serves buckets on paths).
