@@ -47,8 +47,9 @@ pub struct AppState {
 
 impl AppState {
     /// Real stores from the environment (see `notes_core::config`): `NOTES_TABLE`,
-    /// `APP_DATA_BUCKET`, `DATABASE_URL` or `DB_*`, `REDIS_URL` or `REDIS_*` (optional),
-    /// `SITE_ORIGIN`, `AWS_ENDPOINT_URL`.
+    /// `APP_DATA_BUCKET`, `DATABASE_URL` or `DB_*`, `REDIS_URL` or `REDIS_HOST`/`REDIS_PORT`/
+    /// `REDIS_USER`/`REDIS_CACHE_NAME` (optional: no cache without them), `SITE_ORIGIN`,
+    /// `AWS_ENDPOINT_URL`.
     pub async fn from_env() -> Result<AppState, String> {
         use notes_core::config;
         config::install_crypto_provider();
@@ -56,8 +57,10 @@ impl AppState {
         let bucket = config::var("APP_DATA_BUCKET").ok_or("APP_DATA_BUCKET is not set")?;
         let sdk = config::sdk_config().await;
         let pg = config::pg_target(&sdk).ok_or("neither DATABASE_URL nor DB_HOST is set")?;
-        let cache: Option<Arc<dyn Cache>> = match config::redis_url() {
-            Some(url) => Some(Arc::new(notes_core::cache::RedisCache::new(&url).map_err(|e| e.to_string())?)),
+        let cache: Option<Arc<dyn Cache>> = match config::redis_target(&sdk) {
+            Some(target) => {
+                Some(Arc::new(notes_core::cache::RedisCache::from_target(target).map_err(|e| e.to_string())?))
+            }
             None => None,
         };
         Ok(AppState {

@@ -20,7 +20,9 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_millis(250);
 const BACKOFF: Duration = Duration::from_secs(5);
 
 pub struct RedisCache {
-    client: Client,
+    /// `Some` for a fixed URL; `None` with IAM auth, where each connection gets a fresh token.
+    client: Option<Client>,
+    iam: Option<crate::config::ElastiCacheIam>,
     state: Mutex<State>,
 }
 
@@ -34,7 +36,27 @@ impl RedisCache {
     /// `redis://host:port` or `rediss://[user@]host:port` (TLS with rustls, system roots).
     pub fn new(url: &str) -> Result<RedisCache, StoreError> {
         let client = Client::open(url).map_err(|e| StoreError::other(format!("bad Redis URL: {e}")))?;
-        Ok(RedisCache { client, state: Mutex::new(State::default()) })
+        Ok(RedisCache { client: Some(client), iam: None, state: Mutex::new(State::default()) })
+    }
+
+    /// From a target of [`crate::config::redis_target`].
+    pub fn from_target(target: crate::config::RedisTarget) -> Result<RedisCache, StoreError> {
+        match target {
+            crate::config::RedisTarget::Url(url) => RedisCache::new(&url),
+            crate::config::RedisTarget::Iam(iam) => {
+                Ok(RedisCache { client: None, iam: Some(iam), state: Mutex::new(State::default()) })
+            }
+        }
+    }
+
+    async fn client(&self) -> Result<Client, StoreError> {
+        match (&self.client, &self.iam) {
+            (Some(client), _) => Ok(client.clone()),
+            (None, Some(iam)) => {
+                Client::open(iam.url().await?).map_err(|e| StoreError::other(format!("bad Redis URL: {e}")))
+            }
+            (None, None) => Err(StoreError::other("no Redis configured")),
+        }
     }
 
     async fn conn(&self) -> Result<MultiplexedConnection, StoreError> {
@@ -51,7 +73,14 @@ impl RedisCache {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connect = self.client.get_multiplexed_async_connection_with_config(&config);
+        let client = match self.client().await {
+            Ok(client) => client,
+            Err(e) => {
+                state.down_until = Some(Instant::now() + BACKOFF);
+                return Err(e);
+            }
+        };
+        let connect = client.get_multiplexed_async_connection_with_config(&config);
         match tokio::time::timeout(CONNECT_TIMEOUT * 2, connect).await {
             Ok(Ok(conn)) => {
                 state.conn = Some(conn.clone());

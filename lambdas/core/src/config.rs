@@ -8,7 +8,7 @@
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER` | RDS with IAM authentication (token signed locally, TLS) |
 //! | `DB_CA_BUNDLE` | optional PEM file of extra roots for the database's TLS (the RDS CA bundle) |
 //! | `REDIS_URL` | Redis URL (`redis://` or `rediss://`); wins over `REDIS_HOST` |
-//! | `REDIS_HOST`, `REDIS_PORT`, `REDIS_USER` | ElastiCache over TLS (`rediss://`); see [`RedisTarget`] |
+//! | `REDIS_HOST`, `REDIS_PORT`, `REDIS_USER`, `REDIS_CACHE_NAME` | ElastiCache with IAM auth over TLS; see [`RedisTarget`] |
 //! | `SITE_ORIGIN` | the one origin CORS allows |
 //! | `AWS_ENDPOINT_URL` | honoured by the SDK (moto locally); S3 then uses path-style addressing |
 //! | `AWS_REGION` | set by Lambda; the region RDS tokens are signed for |
@@ -111,6 +111,32 @@ pub fn rds_auth_token(
     credentials: aws_credential_types::Credentials,
     at: SystemTime,
 ) -> Result<String, StoreError> {
+    let url = format!("https://{host}:{port}/?Action=connect&DBUser={}", encode(user));
+    presigned_connect_token(&url, "rds-db", region, credentials, at)
+}
+
+/// Signs an ElastiCache IAM auth token: a presigned `GET http://<cache name>/?Action=connect&User=<user>`
+/// for service `elasticache`, valid 15 minutes, without the `http://` prefix.
+pub fn elasticache_auth_token(
+    cache_name: &str,
+    user: &str,
+    region: &str,
+    credentials: aws_credential_types::Credentials,
+    at: SystemTime,
+) -> Result<String, StoreError> {
+    let url = format!("http://{cache_name}/?Action=connect&User={}", encode(user));
+    presigned_connect_token(&url, "elasticache", region, credentials, at)
+}
+
+/// SigV4 query-string presigning of a `GET` of `url` (valid 900 s); the token is the URL without
+/// its scheme.
+fn presigned_connect_token(
+    url: &str,
+    service: &str,
+    region: &str,
+    credentials: aws_credential_types::Credentials,
+    at: SystemTime,
+) -> Result<String, StoreError> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
     use aws_sigv4::sign::v4;
 
@@ -121,18 +147,17 @@ pub fn rds_auth_token(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name("rds-db")
+        .name(service)
         .time(at)
         .settings(settings)
         .build()
         .map_err(StoreError::other)?
         .into();
-    let url = format!("https://{host}:{port}/?Action=connect&DBUser={}", encode(user));
     let request =
-        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
+        SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
     let (instructions, _signature) = sign(request, &params).map_err(StoreError::other)?.into_parts();
     let (_headers, query) = instructions.into_parts();
-    let mut token = format!("{host}:{port}/?Action=connect&DBUser={}", encode(user));
+    let mut token = url.split_once("://").map_or(url, |(_, rest)| rest).to_string();
     for (name, value) in query {
         token.push('&');
         token.push_str(name);
@@ -155,21 +180,55 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Where Redis is: `REDIS_URL`, else `rediss://REDIS_HOST:REDIS_PORT`.
-///
-/// ElastiCache IAM authentication (an `AUTH REDIS_USER <token>` with a SigV4-signed token) is not
-/// implemented: it needs the cache's name, which the template does not pass. Without it the cache
-/// fails open (every request is served from DynamoDB).
-pub fn redis_url() -> Option<String> {
-    if let Some(url) = var("REDIS_URL") {
-        return Some(url);
+/// Where Redis is and how to authenticate.
+#[derive(Clone, Debug)]
+pub enum RedisTarget {
+    /// `redis://` or `rediss://` URL (`REDIS_URL`: local, tests).
+    Url(String),
+    /// ElastiCache with IAM authentication over TLS: `AUTH <user> <token>`, a fresh token signed
+    /// locally for each connection.
+    Iam(ElastiCacheIam),
+}
+
+#[derive(Clone, Debug)]
+pub struct ElastiCacheIam {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The replication group id (`REDIS_CACHE_NAME`): what the token is signed for.
+    pub cache_name: String,
+    pub region: String,
+    pub credentials: Option<SharedCredentialsProvider>,
+}
+
+impl ElastiCacheIam {
+    /// `rediss://<user>:<fresh token>@<host>:<port>`.
+    pub async fn url(&self) -> Result<String, StoreError> {
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or_else(|| StoreError::other("no AWS credentials for ElastiCache IAM auth"))?;
+        let credentials =
+            provider.provide_credentials().await.map_err(|e| StoreError::unavailable(format!("credentials: {e}")))?;
+        let token = elasticache_auth_token(&self.cache_name, &self.user, &self.region, credentials, SystemTime::now())?;
+        Ok(format!("rediss://{}:{}@{}:{}", encode(&self.user), encode(&token), self.host, self.port))
     }
-    let host = var("REDIS_HOST")?;
-    let port = var("REDIS_PORT").unwrap_or_else(|| "6379".into());
-    Some(match var("REDIS_USER") {
-        Some(user) => format!("rediss://{user}@{host}:{port}"),
-        None => format!("rediss://{host}:{port}"),
-    })
+}
+
+/// Where Redis is: `REDIS_URL`, else ElastiCache IAM from `REDIS_HOST`, `REDIS_PORT`,
+/// `REDIS_USER` and `REDIS_CACHE_NAME` (all but the port required then). `None`: no cache.
+pub fn redis_target(config: &SdkConfig) -> Option<RedisTarget> {
+    if let Some(url) = var("REDIS_URL") {
+        return Some(RedisTarget::Url(url));
+    }
+    Some(RedisTarget::Iam(ElastiCacheIam {
+        host: var("REDIS_HOST")?,
+        port: var("REDIS_PORT").and_then(|p| p.parse().ok()).unwrap_or(6379),
+        user: var("REDIS_USER")?,
+        cache_name: var("REDIS_CACHE_NAME")?,
+        region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        credentials: config.credentials_provider(),
+    }))
 }
 
 #[cfg(test)]
@@ -193,5 +252,22 @@ mod tests {
             assert!(token.contains(part), "{part} missing in {token}");
         }
         assert!(!token.contains("https://"));
+    }
+
+    #[test]
+    fn elasticache_token_has_the_documented_shape() {
+        let credentials = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let token =
+            super::elasticache_auth_token("notes-prod-cache", "notes-prod-app", "eu-west-1", credentials, at).unwrap();
+        assert!(token.starts_with("notes-prod-cache/?Action=connect&User=notes-prod-app&"), "{token}");
+        for part in [
+            "X-Amz-Credential=AKIDEXAMPLE%2F20231114%2Feu-west-1%2Felasticache%2Faws4_request",
+            "X-Amz-Expires=900",
+            "X-Amz-SignedHeaders=host",
+            "X-Amz-Signature=",
+        ] {
+            assert!(token.contains(part), "{part} missing in {token}");
+        }
     }
 }
