@@ -33,6 +33,9 @@ pub enum PgTarget {
     /// RDS with IAM authentication: a fresh auth token signed locally for each connection, TLS
     /// required and verified.
     Iam(crate::config::RdsIam),
+    /// A user with a password (the master user, for the migrate function only), TLS required and
+    /// verified.
+    Password { host: String, port: u16, database: String, user: String, password: String },
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -41,6 +44,9 @@ impl std::fmt::Debug for PgTarget {
             PgTarget::Url(_) => f.write_str("PgTarget::Url(..)"),
             PgTarget::Iam(iam) => {
                 write!(f, "PgTarget::Iam({}:{}/{} as {})", iam.host, iam.port, iam.database, iam.user)
+            }
+            PgTarget::Password { host, port, database, user, .. } => {
+                write!(f, "PgTarget::Password({host}:{port}/{database} as {user})")
             }
         }
     }
@@ -80,6 +86,18 @@ impl Pg {
                     .dbname(&iam.database)
                     .user(&iam.user)
                     .password(token)
+                    .ssl_mode(tokio_postgres::config::SslMode::Require)
+                    .connect_timeout(CONNECT_TIMEOUT);
+                (config, Some(tls::connector()?))
+            }
+            PgTarget::Password { host, port, database, user, password } => {
+                let mut config = Config::new();
+                config
+                    .host(host)
+                    .port(*port)
+                    .dbname(database)
+                    .user(user)
+                    .password(password.as_str())
                     .ssl_mode(tokio_postgres::config::SslMode::Require)
                     .connect_timeout(CONNECT_TIMEOUT);
                 (config, Some(tls::connector()?))
@@ -147,9 +165,26 @@ impl Pg {
     /// Applies the embedded migrations that have not run yet, under an advisory lock so concurrent
     /// runs wait for each other. Returns the names applied now (empty when up to date).
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.migrate_and_grant(None).await
+    }
+
+    /// [`Pg::migrate`], then (when `app_role` is given) makes sure the role the functions log in
+    /// as exists, may log in with IAM (`rds_iam`, where the server has it) and may read and write
+    /// every table: what the migrate function does as the master user.
+    pub async fn migrate_and_grant(&self, app_role: Option<&str>) -> Result<Vec<String>, StoreError> {
+        if let Some(role) = app_role
+            && !is_identifier(role)
+        {
+            return Err(StoreError::other(format!("not a plain role name: {role:?}")));
+        }
         self.with(async |client| {
             client.batch_execute("SELECT pg_advisory_lock(7428531)").await?;
-            let result = apply_migrations(client).await;
+            let mut result = apply_migrations(client).await;
+            if let (Ok(_), Some(role)) = (&result, app_role)
+                && let Err(e) = client.batch_execute(&grant_sql(role)).await
+            {
+                result = Err(e);
+            }
             let unlock = client.batch_execute("SELECT pg_advisory_unlock(7428531)").await;
             let applied = result?;
             unlock?;
@@ -157,6 +192,33 @@ impl Pg {
         })
         .await
     }
+}
+
+/// `[a-z_][a-z0-9_]*`, at most 63 bytes: safe to splice into SQL as an identifier.
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+fn grant_sql(role: &str) -> String {
+    format!(
+        r#"DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+        CREATE ROLE "{role}" LOGIN;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN
+        GRANT rds_iam TO "{role}";
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO "{role}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}";
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}";
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}";
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO "{role}";"#
+    )
 }
 
 async fn apply_migrations(client: &mut Client) -> Result<Vec<String>, tokio_postgres::Error> {

@@ -35,3 +35,43 @@ async fn unreachable_database_is_an_error() {
     let url = format!("postgres://postgres@127.0.0.1:{}/x", testkit::closed_port());
     assert!(notes_migrate::run_url(&url).await.is_err());
 }
+
+#[tokio::test]
+async fn grants_the_app_role_read_and_write() {
+    let db = testkit::pg::TestDb::create().await;
+    let role = testkit::unique_name("app_");
+    let target = notes_core::postgres::PgTarget::Url(db.url().to_string());
+    let report = notes_migrate::run_and_grant(target.clone(), &role).await.unwrap();
+    assert_eq!(report.applied, report.known);
+    // Again: the role exists already, nothing to apply.
+    assert!(notes_migrate::run_and_grant(target, &role).await.unwrap().applied.is_empty());
+
+    // The role logs in (trust auth locally; IAM on RDS) and uses the tables.
+    let as_app = db.url().replacen("postgres@", &format!("{role}@"), 1);
+    let (client, conn) = tokio_postgres::connect(&as_app, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .execute(
+            "INSERT INTO activity (event_id, user_id, kind, note_id, at) VALUES ('e1', 'u', 'note_created', 'n', now())",
+            &[],
+        )
+        .await
+        .unwrap();
+    let n: i64 = client.query_one("SELECT count(*) FROM activity", &[]).await.unwrap().get(0);
+    assert_eq!(n, 1);
+    assert!(client.batch_execute("DROP TABLE activity").await.is_err(), "no more than read and write");
+    drop(client);
+
+    let admin = testkit::database_url();
+    drop(db);
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(&format!("DROP ROLE \"{role}\"")).await.unwrap();
+}
+
+#[tokio::test]
+async fn refuses_role_names_that_are_not_plain() {
+    let db = testkit::pg::TestDb::create().await;
+    let target = notes_core::postgres::PgTarget::Url(db.url().to_string());
+    assert!(notes_migrate::run_and_grant(target, "app\"; DROP TABLE x; --").await.is_err());
+}
