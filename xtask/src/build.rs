@@ -25,7 +25,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::Ctx;
-use crate::artifacts::{ARCHITECTURE, Artifacts, FunctionEntry, MANIFEST_VERSION, Manifest, sha256_hex};
+use crate::artifacts::{ARCHITECTURE, Artifacts, FunctionEntry, MANIFEST_VERSION, Manifest, SiteBundle, sha256_hex};
 use crate::errors::Refusal;
 use crate::step::Steps;
 use crate::tools::Tools;
@@ -388,6 +388,23 @@ pub fn discover_in_metadata(json: &[u8]) -> anyhow::Result<Vec<LambdaFunction>> 
     }
     functions.sort_by(|a, b| a.function.cmp(&b.function));
     Ok(functions)
+}
+
+/// The bundle `xtask/build.rs` made of this checkout's `static/` when the xtask was compiled (fresh
+/// whenever the xtask runs through `cargo xtask`, which reruns the build script when `static/`
+/// changed). `dist` and `deploy` do not use it: they bundle `ctx.root/static` at run time with the
+/// same code, because one xtask binary may serve another checkout (`--project-dir`).
+pub fn build_time_site() -> anyhow::Result<SiteBundle> {
+    let root = PathBuf::from(env!("XTASK_SITE_BUNDLE"));
+    let error = env!("XTASK_SITE_ERROR");
+    if !error.is_empty() {
+        return Err(Refusal::new(error, "fix static/ and rebuild the xtask (any `cargo xtask` command does)").into());
+    }
+    let manifest_path = root.with_file_name("site-manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read the build-time site manifest {}", manifest_path.display()))?;
+    let files = serde_json::from_str(&text).context("cannot parse the build-time site manifest")?;
+    Ok(SiteBundle { root, files })
 }
 
 /// [`site::bundle`] with its error turned into a [`Refusal`].
