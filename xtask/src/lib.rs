@@ -23,6 +23,7 @@ pub mod services;
 pub mod site;
 pub mod step;
 pub mod sync;
+pub mod template;
 pub mod test;
 pub mod tools;
 
