@@ -340,6 +340,12 @@ pub fn discover_in_metadata(json: &[u8]) -> anyhow::Result<Vec<LambdaFunction>> 
     for package in metadata.packages {
         let manifest = package.manifest_path.display();
         let Some(value) = package.metadata.as_ref().and_then(|m| m.get("xtask")).and_then(|x| x.get("lambda")) else {
+            if package.metadata.as_ref().is_some_and(|m| m.get("lambda").is_some()) {
+                eprintln!(
+                    "    warning: {manifest} has [package.metadata.lambda] (cargo-lambda's own settings) but no \
+                     [package.metadata.xtask.lambda]: it is not built or deployed as a function"
+                );
+            }
             continue;
         };
         let meta: LambdaMeta = serde_json::from_value(value.clone()).map_err(|e| {
