@@ -6,7 +6,8 @@
 //! only use crates that are both dependencies and build-dependencies of xtask.
 //!
 //! What it does:
-//! - walks `static/` (sorted, hidden files and directories skipped, symlinks refused);
+//! - walks `static/` (sorted; hidden files and directories and Markdown notes such as README.md are
+//!   not part of the site; symlinks are refused);
 //! - fingerprints JS, CSS, images and fonts: `app.js` -> `app.<10 hex of sha256>.js`, where the hash
 //!   is of the file's *final* bytes (after its own references were rewritten);
 //! - rewrites references: in HTML, `src`/`href` attributes and module imports in inline `<script>`
@@ -164,7 +165,8 @@ fn read_sources(static_dir: &Path) -> Result<BTreeMap<String, Source>, BundleErr
     let walk = walkdir::WalkDir::new(static_dir)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter(|e| e.as_ref().map_or(true, |e| !e.file_name().to_string_lossy().ends_with(".md")));
     for entry in walk {
         let entry =
             entry.map_err(|e| error(format!("cannot read {}: {e}", static_dir.display()), "check permissions"))?;

@@ -158,6 +158,19 @@ fn two_checkouts_give_identical_dists() {
     assert_eq!(manifest.site["index.html"].cache_control, "no-cache");
     assert!(manifest.site.keys().any(|k| k.starts_with("app.") && k.ends_with(".js") && k != "app.js"));
     assert_eq!(manifest.tools.keys().collect::<Vec<_>>(), ["cargo-lambda", "rustc", "zig"]);
+    // manifest.json: sorted keys, no timestamps (hashes and versions redacted: they move with the toolchain).
+    let hex = regex::Regex::new(r"[0-9a-f]{64}").unwrap();
+    let redacted = hex.replace_all(&read(&dist_one.join("manifest.json")), "<sha256>").into_owned();
+    let redacted = regex::Regex::new(r#"("(?:cargo-lambda|rustc|zig)": )"[^"]*""#)
+        .unwrap()
+        .replace_all(&redacted, "$1\"<version>\"");
+    let redacted = regex::Regex::new(r#""size": \d+"#).unwrap().replace_all(&redacted, "\"size\": <n>");
+    expect_test::expect_file!["fixtures/lambda-fixture.manifest.json"].assert_eq(&redacted);
+
+    // Artifacts::from_dist notices a changed byte.
+    std::fs::write(dist_two.join("site/config.json"), "{}").unwrap();
+    let err = format!("{:#}", Artifacts::from_dist(&dist_two).unwrap_err());
+    assert!(err.contains("site/config.json has sha256"), "{err}");
 
     // A failing rebuild (fingerprint collision in static/, found after compiling and zipping)
     // leaves the previous dist exactly as it was and no temp dirs behind.

@@ -68,6 +68,7 @@ fn fingerprints_assets_and_rewrites_html_css_and_js_references() {
             ),
             ("config.json", "{\"apiUrl\": \"/api\"}\n"),
             ("favicon.ico", "ico"),
+            ("README.md", "notes for developers, not published"),
             (
                 "css/app.css",
                 "@import \"./base.css\";\nbody { background: url(../img/bg.png) }\nh1 { background: url('data:image/png;base64,AAAA') }\n",
