@@ -203,6 +203,7 @@ impl Builder {
     /// Builds everything and writes a complete dist directory at `out` (see [`crate::artifacts`]):
     /// into a temp dir next to it, renamed over `out` only when everything succeeded.
     pub fn write_dist(&self, out: &Path) -> anyhow::Result<Artifacts> {
+        refuse_foreign_dir(out)?;
         let mut steps = Steps::default();
         let functions = steps.run("discover Lambda functions (cargo metadata)", || self.discover())?;
         if functions.is_empty() {
