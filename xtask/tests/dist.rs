@@ -322,3 +322,42 @@ fn functions_are_discovered_from_package_metadata() {
         ]],
     );
 }
+
+/// `Artifacts::from_dist` on hand-made dist dirs: what `deploy --from-dist` refuses.
+#[test]
+fn from_dist_refuses_what_dist_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path();
+    let check = |expect: expect_test::Expect| {
+        let actual = match Artifacts::from_dist(dist) {
+            Ok(a) => format!("ok: {} functions, {} site files", a.functions.len(), a.site.files.len()),
+            Err(e) => format!("{e:#}").replace(&dist.display().to_string(), "DIST"),
+        };
+        expect.assert_eq(&actual);
+    };
+    check(expect_test::expect!["cannot read DIST/manifest.json: No such file or directory (os error 2)"]);
+
+    std::fs::create_dir_all(dist.join("site")).unwrap();
+    std::fs::write(dist.join("site/index.html"), "<!doctype html>").unwrap();
+    let site = xtask::site::bundle(&dist.join("site"), &dir.path().join("scratch")).unwrap().files;
+    std::fs::remove_dir_all(dir.path().join("scratch")).unwrap();
+    let manifest = Manifest {
+        functions: Default::default(),
+        git_commit: "abc".into(),
+        site,
+        tools: Default::default(),
+        version: 1,
+    };
+    std::fs::write(dist.join("manifest.json"), manifest.to_json()).unwrap();
+    xtask::build::write_sha256sums(dist).unwrap();
+    check(expect_test::expect!["ok: 0 functions, 1 site files"]);
+
+    std::fs::write(dist.join("manifest.json"), manifest.to_json().replace("\"version\": 1", "\"version\": 2")).unwrap();
+    check(expect_test::expect!["DIST/manifest.json has manifest version 2, this xtask reads version 1"]);
+
+    std::fs::write(dist.join("manifest.json"), manifest.to_json()).unwrap();
+    std::fs::write(dist.join("site/index.html"), "<!doctype html><p>changed").unwrap();
+    check(expect_test::expect![
+        "DIST: site/index.html has sha256 6bb1759f38846704e55ed74a3874da2574eee4597880d287c8bc62577c6014f5, SHA256SUMS says fe26c59e91ac8de694b2531dc3bdc1b7faf471d3d7e4e00870af60f5f22897cb"
+    ]);
+}

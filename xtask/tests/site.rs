@@ -298,3 +298,27 @@ fn the_build_script_bundle_matches_a_run_time_bundle() {
         assert_eq!(xtask::artifacts::sha256_hex(&bytes), file.sha256, "{path}");
     }
 }
+
+#[test]
+fn unquoted_attributes_and_references_the_rewriter_cannot_see() {
+    check(
+        &[
+            ("index.html", "<img src=logo.svg alt=x><script type=module src=app.js></script>\n"),
+            ("logo.svg", "<svg/>"),
+            ("app.js", "const icon = '/logo.svg';\nconst url = new URL('./logo.svg', import.meta.url);\n"),
+        ],
+        expect![[r#"
+            app.7eba7c4609.js  [public, max-age=31536000, immutable] [text/javascript; charset=utf-8]
+            index.html  [no-cache] [text/html; charset=utf-8]
+            logo.d4dc566691.svg  [public, max-age=31536000, immutable] [image/svg+xml; charset=utf-8]
+            --- app.7eba7c4609.js
+            const icon = '/logo.svg';
+            const url = new URL('./logo.svg', import.meta.url);
+            --- index.html
+            <img src=logo.d4dc566691.svg alt=x><script type=module src=app.7eba7c4609.js></script>
+            --- logo.d4dc566691.svg
+            <svg/>
+            warning: app.js: mentions logo.svg, which is published only as logo.d4dc566691.svg; left as it is
+        "#]],
+    );
+}
