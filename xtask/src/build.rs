@@ -140,9 +140,15 @@ impl Builder {
             }
         }
         let cargo_lambda = self.output("cargo", &["lambda", "--version"]).ok_or_else(|| {
+            let pin = std::fs::read_to_string(self.root.join("xtask/python-tools.txt"))
+                .ok()
+                .and_then(|pins| pins.lines().find(|l| l.starts_with("cargo-lambda==")).map(str::to_string))
+                .unwrap_or_else(|| "cargo-lambda".to_string());
             Refusal::new(
-                "cargo-lambda is not installed",
-                "`cargo xtask build` installs it from xtask/python-tools.txt; by hand: pip install cargo-lambda==<pinned version>",
+                "cargo-lambda is not installed (not on PATH, not in the tools venv)",
+                format!(
+                    "`cargo xtask build` installs it into target/tools/venv; by hand: pip install {pin} (it brings zig)"
+                ),
             )
         })?;
         tools.insert("cargo-lambda".to_string(), cargo_lambda);

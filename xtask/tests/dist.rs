@@ -361,3 +361,19 @@ fn from_dist_refuses_what_dist_did_not_write() {
         "DIST: site/index.html has sha256 6bb1759f38846704e55ed74a3874da2574eee4597880d287c8bc62577c6014f5, SHA256SUMS says fe26c59e91ac8de694b2531dc3bdc1b7faf471d3d7e4e00870af60f5f22897cb"
     ]);
 }
+
+#[test]
+fn a_missing_cargo_lambda_is_refused_with_the_install_command() {
+    let a = tempfile::tempdir().unwrap();
+    let mut builder = checkout(&a.path().join("no-tools"));
+    // Only cargo/rustc (rustup's bin dir) and the system: no venv.
+    let cargo = Command::new("rustup").args(["which", "cargo"]).current_dir(&builder.root).output().unwrap();
+    let cargo = PathBuf::from(String::from_utf8(cargo.stdout).unwrap().trim());
+    builder.path_env =
+        std::env::join_paths([cargo.parent().unwrap(), Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let err = builder.write_dist(&builder.target_dir.join("dist")).unwrap_err();
+    let refusal = err.chain().find_map(|e| e.downcast_ref::<xtask::errors::Refusal>()).expect("a Refusal");
+    assert_eq!(refusal.what, "cargo-lambda is not installed (not on PATH, not in the tools venv)");
+    assert!(refusal.hint.contains("pip install cargo-lambda"), "{}", refusal.hint);
+    assert!(!builder.target_dir.join("dist").exists());
+}
