@@ -13,8 +13,10 @@
 //! paths, different target dirs) gives byte-identical zips. The build sets `RUSTFLAGS` to exactly
 //! [`rustflags`] (any `RUSTFLAGS` in the environment is ignored for this build): the workspace root,
 //! the target dir, `CARGO_HOME` and the rustup toolchain are remapped to fixed names, so no absolute
-//! path of this machine lands in the binary (panic locations, `file!()`); `SOURCE_DATE_EPOCH` is fixed
-//! for any build script that stamps a date. The zip itself is deterministic ([`crate::package`]).
+//! path of this machine lands in the binary (panic locations, `file!()`); C code gets the same maps
+//! through [`cflags`]; `SOURCE_DATE_EPOCH` is fixed for any build script that stamps a date. The
+//! zip itself is deterministic ([`crate::package`]). cargo-lambda's own release overrides are off
+//! (`--disable-optimizations`): the workspace's `[profile.release]` decides.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -190,6 +192,8 @@ impl Builder {
         // Not --target-dir: cargo-lambda 1.9 passes it on to `cargo metadata`, which rejects it.
         cmd.env("CARGO_TARGET_DIR", &self.target_dir)
             .env("RUSTFLAGS", rustflags(&self.root, &self.target_dir))
+            .env("CFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
+            .env("CXXFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
             .env("CARGO_TERM_PROGRESS_WHEN", "never")
@@ -268,7 +272,10 @@ impl Builder {
         std::fs::write(stage.join("manifest.json"), manifest.to_json())?;
         write_sha256sums(stage)?;
         let staged = Artifacts::from_dist(stage).context("the staged dist does not verify")?;
-        crate::dist::check_budgets(&staged)?;
+        if let Err(err) = crate::dist::check_budgets(&staged) {
+            crate::dist::print_summary(&staged);
+            return Err(err);
+        }
         replace_dir(staging, out)?;
         steps.summary();
         Artifacts::from_dist(out)
@@ -286,13 +293,11 @@ impl Builder {
     }
 }
 
-/// `RUSTFLAGS` of the Lambda build: `-C target-cpu=neoverse-n1` (Graviton2, what Lambda arm64 runs
-/// on; cargo-lambda's release default, which we turn off with the rest of its overrides), then
-/// `--remap-path-prefix` flags that replace this machine's absolute paths with fixed names. Later
-/// remaps win in rustc, so the target dir (often inside the workspace) comes after the workspace.
-pub fn rustflags(root: &Path, target_dir: &Path) -> String {
-    let mut flags = vec!["-C target-cpu=neoverse-n1".to_string()];
-    let mut maps: Vec<(PathBuf, &str)> = Vec::new();
+/// This machine's absolute paths and the fixed names they are replaced with in the artifacts.
+/// Later entries win in rustc (and are more specific), so the target dir (often inside the
+/// workspace) comes after the workspace.
+pub fn path_maps(root: &Path, target_dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let mut maps = Vec::new();
     if let Some(home) = cargo_home() {
         maps.push((home, "/cargo"));
     }
@@ -301,8 +306,29 @@ pub fn rustflags(root: &Path, target_dir: &Path) -> String {
     }
     maps.push((root.to_path_buf(), "/workspace"));
     maps.push((target_dir.to_path_buf(), "/target"));
-    flags.extend(maps.iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())));
+    maps
+}
+
+/// `RUSTFLAGS` of the Lambda build: `-C target-cpu=neoverse-n1` (Graviton2, what Lambda arm64 runs
+/// on; cargo-lambda's release default, which we turn off with the rest of its overrides), then a
+/// `--remap-path-prefix` for each of [`path_maps`].
+pub fn rustflags(root: &Path, target_dir: &Path) -> String {
+    let mut flags = vec!["-C target-cpu=neoverse-n1".to_string()];
+    flags.extend(
+        path_maps(root, target_dir).iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())),
+    );
     flags.join(" ")
+}
+
+/// `CFLAGS`/`CXXFLAGS` for C and C++ compiled for the target (ring, aws-lc through cc-rs and zig
+/// cc): `-ffile-prefix-map` for each of [`path_maps`], so `__FILE__` in assertions and debug
+/// info carry no absolute path of this machine either.
+pub fn cflags(root: &Path, target_dir: &Path) -> String {
+    path_maps(root, target_dir)
+        .iter()
+        .map(|(from, to)| format!("-ffile-prefix-map={}={to}", from.display()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn cargo_home() -> Option<PathBuf> {
