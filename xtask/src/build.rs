@@ -80,13 +80,15 @@ pub struct Builder {
     pub target_dir: PathBuf,
     /// `PATH` for child processes: must find `cargo-lambda` and zig.
     pub path_env: OsString,
+    /// Hide cargo-lambda's output (tests); a failure still names cargo's first error.
+    pub quiet: bool,
 }
 
 impl Builder {
     /// The project's builder: pinned tools installed (cargo-lambda, zig), the shared target dir.
     pub fn from_ctx(ctx: &Ctx) -> anyhow::Result<Builder> {
         let tools = Tools::ensure(ctx)?;
-        Ok(Builder { root: ctx.root.clone(), target_dir: ctx.target_dir(), path_env: tools.path_env() })
+        Ok(Builder { root: ctx.root.clone(), target_dir: ctx.target_dir(), path_env: tools.path_env(), quiet: false })
     }
 
     fn command(&self, program: &str) -> Command {
@@ -198,11 +200,19 @@ impl Builder {
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
             .env("CARGO_TERM_PROGRESS_WHEN", "never")
             .stdin(Stdio::null());
-        let status = cmd.status().context("cannot run `cargo lambda build`")?;
+        let (status, captured) = if self.quiet {
+            let out = cmd.stdout(Stdio::null()).output().context("cannot run `cargo lambda build`")?;
+            (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+        } else {
+            (cmd.status().context("cannot run `cargo lambda build`")?, String::new())
+        };
         if !status.success() {
             let names = functions.iter().map(|f| f.function.as_str()).collect::<Vec<_>>().join(", ");
+            // Quiet builds keep cargo's output: its first error line makes the one-line cause.
+            let first_error =
+                captured.lines().find(|l| l.starts_with("error")).map(|l| format!(": {l}")).unwrap_or_default();
             return Err(Refusal::new(
-                format!("`cargo lambda build` failed for {names} ({status})"),
+                format!("`cargo lambda build` failed for {names} ({status}){first_error}"),
                 "fix the compile error printed above; `cargo check --workspace` is faster for that",
             )
             .into());

@@ -46,7 +46,7 @@ fn checkout_with_target(dest: &Path, target_dir: &Path) -> Builder {
     copy_dir(Path::new(FIXTURE), dest);
     let toolchain = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rust-toolchain.toml");
     std::fs::copy(toolchain, dest.join("rust-toolchain.toml")).unwrap();
-    Builder { root: dest.to_path_buf(), target_dir: target_dir.to_path_buf(), path_env: tools_path() }
+    Builder { root: dest.to_path_buf(), target_dir: target_dir.to_path_buf(), path_env: tools_path(), quiet: true }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -191,7 +191,11 @@ fn a_crate_that_does_not_compile_fails_before_touching_dist() {
     std::fs::write(one.root.join("src/main.rs"), "fn main() { this does not compile }").unwrap();
     let dist = one.target_dir.join("dist");
     let err = one.write_dist(&dist).unwrap_err();
-    assert!(format!("{err:#}").contains("`cargo lambda build` failed for api"), "{err:#}");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("`cargo lambda build` failed for api (exit status: 1): error: expected one of"),
+        "{message}"
+    );
     assert!(!dist.exists());
     assert_eq!(leftovers(&one.target_dir), Vec::<String>::new());
 }
