@@ -397,12 +397,16 @@ pub fn discover_in_metadata(json: &[u8]) -> anyhow::Result<Vec<LambdaFunction>> 
                 "it takes exactly: function = \"api\", code-key-parameter = \"ApiCodeKey\"",
             )
         })?;
-        let valid_name =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_name(&meta.function) || !valid_name(&meta.code_key_parameter) {
+        // What cloud/stack.yaml accepts: keys match ^lambdas/[a-z0-9-]+/<sha256>.zip$, and parameter
+        // names are alphanumeric.
+        let function_ok = !meta.function.is_empty()
+            && meta.function.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let parameter_ok =
+            !meta.code_key_parameter.is_empty() && meta.code_key_parameter.chars().all(|c| c.is_ascii_alphanumeric());
+        if !function_ok || !parameter_ok {
             return Err(Refusal::new(
-                format!("{manifest}: function and code-key-parameter must be non-empty [A-Za-z0-9_-]"),
-                "they become S3 key segments and CloudFormation parameter names",
+                format!("{manifest}: function must be [a-z0-9-]+ and code-key-parameter [A-Za-z0-9]+"),
+                "the function name is an S3 key segment, the parameter a CloudFormation parameter name",
             )
             .into());
         }

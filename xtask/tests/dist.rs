@@ -318,6 +318,10 @@ fn functions_are_discovered_from_package_metadata() {
         expect_test::expect![[r#"error: packages a and b both declare function api / Other"#]],
     );
     check(
+        metadata(&pkg("a", &lambda("Api_1", "ApiCodeKey"), "Api_1")),
+        expect_test::expect!["error: /w/a/Cargo.toml: function must be [a-z0-9-]+ and code-key-parameter [A-Za-z0-9]+"],
+    );
+    check(
         metadata(&pkg("a", r#"{"xtask": {"lambda": {"function": "api"}}}"#, "api")),
         expect_test::expect![[
             r#"error: /w/a/Cargo.toml: bad [package.metadata.xtask.lambda]: missing field `code-key-parameter`"#
