@@ -46,7 +46,13 @@ fn checkout_with_target(dest: &Path, target_dir: &Path) -> Builder {
     copy_dir(Path::new(FIXTURE), dest);
     let toolchain = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rust-toolchain.toml");
     std::fs::copy(toolchain, dest.join("rust-toolchain.toml")).unwrap();
-    Builder { root: dest.to_path_buf(), target_dir: target_dir.to_path_buf(), path_env: tools_path(), quiet: true }
+    Builder {
+        root: dest.to_path_buf(),
+        target_dir: target_dir.to_path_buf(),
+        path_env: tools_path(),
+        quiet: true,
+        enforce_size_budgets: true,
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -382,4 +388,24 @@ fn a_missing_cargo_lambda_is_refused_with_the_install_command() {
     assert_eq!(refusal.what, "cargo-lambda is not installed (not on PATH, not in the tools venv)");
     assert!(refusal.hint.contains("pip install cargo-lambda"), "{}", refusal.hint);
     assert!(!builder.target_dir.join("dist").exists());
+}
+
+#[test]
+fn the_api_zip_has_a_5_mib_budget() {
+    let artifacts = |function: &str, size: u64| Artifacts {
+        functions: vec![xtask::artifacts::FunctionArtifact {
+            function: function.into(),
+            code_key_parameter: "ApiCodeKey".into(),
+            key: format!("lambdas/{function}/x.zip"),
+            sha256: "x".into(),
+            size,
+            path: PathBuf::from("x.zip"),
+            architecture: "arm64".into(),
+        }],
+        site: xtask::artifacts::SiteBundle { root: PathBuf::from("site"), files: Default::default() },
+    };
+    let check = |a: Artifacts| xtask::dist::check_budgets(&a).map_err(|e| e.to_string());
+    assert_eq!(check(artifacts("api", 5 * 1024 * 1024)), Ok(()));
+    assert_eq!(check(artifacts("api", 8_700_000)), Err("the api zip is 8.3 MiB, over its 5.0 MiB budget".to_string()));
+    assert_eq!(check(artifacts("migrate", 8_700_000)), Ok(()));
 }
