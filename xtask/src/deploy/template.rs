@@ -63,6 +63,11 @@ impl Template {
                 "pass --template FILE, or run from the project",
             )
         })?;
+        Template::parse(body, shown)
+    }
+
+    /// Parses a template body (YAML or JSON, short-form tags allowed).
+    pub fn parse(body: String, shown: &str) -> anyhow::Result<Template> {
         let doc: Value = serde_norway::from_str(&body).map_err(|e| {
             Refusal::new(
                 format!("{shown} is not valid YAML: {e}"),
