@@ -175,6 +175,10 @@ impl Deploy {
         });
         let result = block_on(self.run_async(&aws, &local, &ui));
         // The summary is printed on failure too: what was uploaded and which calls were made.
+        if let Err(err) = &result {
+            // The cause first, above the summary (the events table, if any, is just above).
+            eprintln!("FAILED: {}", err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+        }
         ui.finish(self.json)?;
         result
     }

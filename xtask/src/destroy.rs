@@ -184,6 +184,10 @@ impl Destroy {
             s.region = aws.region().to_string();
         });
         let result = block_on(self.run_async(&aws, &stack_name, &ui));
+        if let Err(err) = &result {
+            // The cause first, above the summary (the events table, if any, is just above).
+            eprintln!("FAILED: {}", err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+        }
         ui.finish(self.json)?;
         result
     }

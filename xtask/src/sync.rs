@@ -58,6 +58,10 @@ impl Sync {
             ui.phase("invalidation", async { Ok(((), site::invalidate(&c, &outputs, &changed, &opts, &ui).await?)) })
                 .await
         });
+        if let Err(err) = &result {
+            // The cause first, above the summary (the events table, if any, is just above).
+            eprintln!("FAILED: {}", err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+        }
         ui.finish(self.json)?;
         result
     }
