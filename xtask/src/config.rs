@@ -85,11 +85,16 @@ pub struct Inputs<'a> {
     pub file: Option<(PathBuf, ConfigFile)>,
 }
 
+/// How one setting is found in each layer: the flag (name, getter), the environment variable
+/// names (also looked up in `.env`), and the `deploy.toml` key (name, getter).
 struct Key {
-    flag: Option<(&'static str, fn(&GlobalArgs) -> Option<String>)>,
+    flag: Option<(&'static str, FlagGetter)>,
     env: &'static [&'static str],
-    file: Option<(&'static str, fn(&StackSection) -> Option<String>)>,
+    file: Option<(&'static str, FileGetter)>,
 }
+
+type FlagGetter = fn(&GlobalArgs) -> Option<String>;
+type FileGetter = fn(&StackSection) -> Option<String>;
 
 impl Inputs<'_> {
     fn resolve(&self, key: &Key) -> Option<Setting> {
@@ -154,21 +159,22 @@ impl Inputs<'_> {
 impl Settings {
     /// Reads `deploy.toml` (or `--config`), `.env` and the process environment.
     pub fn load(ctx: &Ctx) -> anyhow::Result<Settings> {
+        // Sources are named relative to the project so messages read "deploy.toml: stack.name".
         let file = match &ctx.global.config_file {
-            Some(path) => Some((path.clone(), read_config_file(path)?)),
+            Some(path) => Some((path.clone(), read_config_file(path, path)?)),
             None => {
                 let path = ctx.root.join("deploy.toml");
-                if path.exists() { Some((path.clone(), read_config_file(&path)?)) } else { None }
+                let shown = PathBuf::from("deploy.toml");
+                if path.exists() { Some((shown.clone(), read_config_file(&path, &shown)?)) } else { None }
             }
         };
         let dotenv_path = ctx.root.join(".env");
         let dotenv = if dotenv_path.exists() {
             let text = std::fs::read_to_string(&dotenv_path)
                 .with_context(|| format!("cannot read {}", dotenv_path.display()))?;
-            Some((
-                dotenv_path.clone(),
-                parse_dotenv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", dotenv_path.display()))?,
-            ))
+            let vars = parse_dotenv(&text)
+                .map_err(|e| Refusal::new(format!(".env: {e}"), "each line of .env is KEY=VALUE; see .env.example"))?;
+            Some((PathBuf::from(".env"), vars))
         } else {
             None
         };
@@ -254,11 +260,11 @@ fn origin_file(origin: &str) -> &str {
     origin.split_once(": ").map_or(origin, |(file, _)| file)
 }
 
-fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {
+fn read_config_file(path: &Path, shown: &Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
         Refusal::new(
-            format!("{} is not valid: {}", path.display(), e.message()),
+            format!("{} is not valid: {}", shown.display(), e.message().trim_end()),
             "deploy.toml holds only [stack] name, region and environment; see README.md",
         )
         .into()

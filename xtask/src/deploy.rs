@@ -5,7 +5,6 @@
 //! migrations, site, invalidation; then a summary (`--json` for CI, `--dry-run` writes nothing).
 
 pub mod bucket;
-pub mod dist;
 pub mod migrations;
 pub mod report;
 pub mod site;
@@ -19,11 +18,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use aws_sdk_cloudformation::types::ChangeSetType;
 
-use self::dist::Artifacts;
 use self::report::Ui;
 use self::stack::StackState;
 use self::template::Template;
 use crate::Ctx;
+use crate::artifacts::Artifacts;
 use crate::aws::{Aws, block_on};
 use crate::calls::Clients;
 use crate::errors::Refusal;
@@ -126,14 +125,10 @@ fn preflight_local(ctx: &Ctx, overrides: &[(String, String)]) -> anyhow::Result<
 }
 
 /// Loads the artifacts: `--from-dist DIR`, or a fresh build.
-pub fn load_artifacts(from_dist: Option<&PathBuf>) -> anyhow::Result<Artifacts> {
+pub fn load_artifacts(ctx: &Ctx, from_dist: Option<&PathBuf>) -> anyhow::Result<Artifacts> {
     match from_dist {
         Some(dir) => Artifacts::from_dist(&std::path::absolute(dir)?),
-        None => Err(Refusal::new(
-            "deploying needs built artifacts, and this checkout has no fresh-build step wired into deploy yet",
-            "run `cargo xtask dist` and pass its directory with --from-dist DIR",
-        )
-        .into()),
+        None => crate::build::build_artifacts(ctx),
     }
 }
 
@@ -173,7 +168,18 @@ impl Deploy {
             s.stack = local.stack_name.clone();
             s.region = aws.region().to_string();
         });
-        let result = block_on(self.run_async(&aws, &local, &ui));
+        // 2a. Artifacts, still before any AWS call: a fresh build can take minutes.
+        let artifacts = ui.phase_blocking("artifacts", || {
+            let artifacts = load_artifacts(ctx, self.from_dist.as_ref())?;
+            let detail = format!(
+                "{} functions, {} site files ({})",
+                artifacts.functions.len(),
+                artifacts.site.files.len(),
+                self.from_dist.as_ref().map_or("fresh build".to_string(), |d| d.display().to_string())
+            );
+            Ok((artifacts, detail))
+        })?;
+        let result = block_on(self.run_async(&aws, &local, artifacts, &ui));
         // The summary is printed on failure too: what was uploaded and which calls were made.
         if let Err(err) = &result {
             // The cause first, above the summary (the events table, if any, is just above).
@@ -183,7 +189,7 @@ impl Deploy {
         result
     }
 
-    async fn run_async(&self, aws: &Aws, local: &Local, ui: &Ui) -> anyhow::Result<()> {
+    async fn run_async(&self, aws: &Aws, local: &Local, artifacts: Artifacts, ui: &Ui) -> anyhow::Result<()> {
         let c = Clients::new(aws);
         let stack_name = local.stack_name.as_str();
         let region = aws.region().to_string();
@@ -208,10 +214,9 @@ impl Deploy {
             state = self.repair_if_needed(&c, s.clone(), ui).await?;
         }
 
-        // 2. Artifacts: upload only the keys missing under lambdas/ (one listing).
-        let artifacts = ui
-            .phase("artifacts", async {
-                let artifacts = load_artifacts(self.from_dist.as_ref())?;
+        // 2b. Upload only the keys missing under lambdas/ (one listing).
+        let artifact_bucket = ui
+            .phase("upload", async {
                 let bucket = self
                     .artifact_bucket
                     .clone()
@@ -241,10 +246,9 @@ impl Deploy {
                 .await?;
                 let detail = format!("s3://{bucket}: {} uploaded, {} already there", t.uploaded, t.skipped);
                 ui.with(|s| s.artifacts = t);
-                Ok(((artifacts, bucket), detail))
+                Ok((bucket, detail))
             })
             .await?;
-        let (artifacts, artifact_bucket) = artifacts;
 
         // 3. Parameters: file + injected artifact bucket/keys + --parameter overrides.
         let effective = ui.phase_blocking("parameters", || {

@@ -5,6 +5,7 @@
 //! (settings and their precedence), [`aws`] (SDK clients and the placeholder guard), [`tools`]
 //! (pinned Python tools in a private virtualenv), [`services`] (Postgres/Redis reachability).
 
+pub mod artifacts;
 pub mod aws;
 pub mod bench;
 pub mod build;
@@ -21,6 +22,7 @@ pub mod outputs;
 pub mod services;
 pub mod step;
 pub mod sync;
+pub mod template;
 pub mod test;
 pub mod tools;
 

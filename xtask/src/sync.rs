@@ -31,7 +31,7 @@ impl Sync {
         let (aws, stack_name, artifacts) = ui.phase_blocking("preflight", || {
             let aws = Aws::connect(ctx)?;
             let stack_name = aws.settings.stack_name()?.to_string();
-            let artifacts = load_artifacts(self.from_dist.as_ref())?;
+            let artifacts = load_artifacts(ctx, self.from_dist.as_ref())?;
             let detail = format!("{} site files", artifacts.site.files.len());
             Ok(((aws, stack_name, artifacts), detail))
         })?;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = testkit::free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("moto.log");
         let file = std::fs::File::create(&log).unwrap();
@@ -68,17 +68,11 @@ impl Moto {
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await
+        testkit::aws::sdk_config(&self.url)
     }
 
     async fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk().await).force_path_style(true).build();
-        aws_sdk_s3::Client::from_conf(conf)
+        testkit::aws::s3_client(&self.sdk().await)
     }
 }
 
@@ -126,11 +120,13 @@ fn sha(bytes: &[u8]) -> String {
 fn write_dist(dir: &Path, api: &str, site: &BTreeMap<&str, SiteFile>) -> String {
     let mut functions = serde_json::Map::new();
     let mut api_key = String::new();
+    let mut sums = String::new();
     for (name, param, content) in [("api", "ApiCodeKey", api), ("activity", "ActivityCodeKey", "activity v1")] {
         let bytes = zip_of(content);
         let key = format!("lambdas/{name}/{}.zip", sha(&bytes));
         std::fs::create_dir_all(dir.join(format!("lambdas/{name}"))).unwrap();
         std::fs::write(dir.join(&key), &bytes).unwrap();
+        sums.push_str(&format!("{}  {key}\n", sha(&bytes)));
         if name == "api" {
             api_key = key.clone();
         }
@@ -144,6 +140,7 @@ fn write_dist(dir: &Path, api: &str, site: &BTreeMap<&str, SiteFile>) -> String 
         let path = dir.join("site").join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, content).unwrap();
+        sums.push_str(&format!("{}  site/{key}\n", sha(content.as_bytes())));
         files.insert(
             key.to_string(),
             serde_json::json!({"sha256": sha(content.as_bytes()), "size": content.len(), "content_type": ct, "cache_control": cc, "fingerprinted": fp}),
@@ -152,6 +149,7 @@ fn write_dist(dir: &Path, api: &str, site: &BTreeMap<&str, SiteFile>) -> String 
     let manifest =
         serde_json::json!({"version": 1, "git_commit": "e2e", "tools": {}, "functions": functions, "site": files});
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
     api_key
 }
 

@@ -14,8 +14,8 @@ use aws_sdk_s3::types::{
 };
 use futures::StreamExt;
 
-use super::dist::FunctionArtifact;
 use super::report::{Transfer, Ui};
+use crate::artifacts::FunctionArtifact;
 use crate::errors::Refusal;
 
 /// `<stack>-artifacts-<account>-<region>`, lower-cased and cut to S3's 63 characters.

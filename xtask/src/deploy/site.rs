@@ -16,8 +16,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::dist::SiteBundle;
 use super::report::Ui;
+use crate::artifacts::SiteBundle;
 use crate::calls::Clients;
 use crate::errors::Refusal;
 

@@ -1,0 +1,133 @@
+//! The `cargo xtask` command surface, driven through the real binary: help, settings precedence,
+//! and the refusal to touch AWS while placeholders are in effect.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use expect_test::{Expect, expect};
+
+/// A throwaway project directory: a workspace manifest, an `xtask/` dir and the given files.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::create_dir(dir.path().join("xtask")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// Runs the binary in `dir` with a clean AWS/settings environment plus `env`.
+fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.current_dir(dir).args(args);
+    for var in [
+        "STACK_NAME",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "APP_ENVIRONMENT",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    // Never reach a real account from tests: a closed local port answers nothing.
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent").env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("xtask runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = xtask(&std::env::temp_dir(), &["--help"], &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["build", "dist", "deploy", "destroy", "sync", "lint", "dev", "test", "bench", "migrate", "outputs"]
+    {
+        assert!(help.contains(&format!("\n  {command} ")), "`{command}` missing from --help:\n{help}");
+    }
+}
+
+#[test]
+fn no_arguments_prints_help_and_fails() {
+    let out = xtask(&std::env::temp_dir(), &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("Usage: cargo xtask [OPTIONS] <COMMAND>"), "{}", stderr(&out));
+}
+
+/// Renders the `source` of the stack name and region as `cargo xtask config --json` reports them.
+fn check_sources(args: &[&str], env: &[(&str, &str)], expect: &Expect) {
+    let dir = project(&[
+        ("deploy.toml", "[stack]\nname = \"from-file\"\nregion = \"eu-west-1\"\n"),
+        (".env", "STACK_NAME=from-dotenv\n"),
+    ]);
+    let mut all = vec!["config", "--json"];
+    all.extend_from_slice(args);
+    let out = xtask(dir.path(), &all, env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let show = |key: &str| format!("{} <- {}", json[key]["value"], json[key]["source"]);
+    expect.assert_eq(&format!("{}\n{}", show("stack name"), show("region")));
+}
+
+#[test]
+fn settings_precedence_flag_env_dotenv_file() {
+    check_sources(
+        &["--stack-name", "from-flag"],
+        &[("STACK_NAME", "from-env")],
+        &expect![[r#"
+            "from-flag" <- "flag --stack-name"
+            "eu-west-1" <- "deploy.toml: stack.region""#]],
+    );
+    check_sources(
+        &[],
+        &[("STACK_NAME", "from-env"), ("AWS_REGION", "us-west-2")],
+        &expect![[r#"
+            "from-env" <- "environment variable STACK_NAME"
+            "us-west-2" <- "environment variable AWS_REGION""#]],
+    );
+    check_sources(
+        &[],
+        &[],
+        &expect![[r#"
+            "from-dotenv" <- ".env: STACK_NAME"
+            "eu-west-1" <- "deploy.toml: stack.region""#]],
+    );
+}
+
+#[test]
+fn aws_commands_refuse_placeholders_before_any_call() {
+    let dir = project(&[
+        ("deploy.toml", "[stack]\nname = \"s\"\nregion = \"us-east-1\"\n"),
+        (".env", "AWS_ACCESS_KEY_ID=YOUR_ACCESS_KEY_ID_HERE\nAWS_SECRET_ACCESS_KEY=YOUR_SECRET_ACCESS_KEY_HERE\n"),
+    ]);
+    for command in ["outputs", "deploy", "destroy", "sync"] {
+        let out = xtask(dir.path(), &[command], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        expect![[r#"
+            error: .env: AWS_ACCESS_KEY_ID is still the placeholder YOUR_ACCESS_KEY_ID_HERE
+            hint: replace it with your real value (or remove it) in .env
+        "#]]
+        .assert_eq(&stderr(&out));
+    }
+    // The real environment wins over .env: with keys there, .env's placeholders are not in effect.
+    let out = xtask(dir.path(), &["config"], &[("AWS_ACCESS_KEY_ID", "AKIAREAL"), ("AWS_SECRET_ACCESS_KEY", "s")]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn broken_settings_files_are_named() {
+    let dir = project(&[("deploy.toml", "[stack]\nnmae = \"typo\"\n")]);
+    let out = xtask(dir.path(), &["config"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("error: deploy.toml is not valid: unknown field `nmae`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hint: "), "{}", stderr(&out));
+}
