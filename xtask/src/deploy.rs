@@ -109,13 +109,10 @@ fn preflight_local(ctx: &Ctx, overrides: &[(String, String)]) -> anyhow::Result<
     let file_parameters =
         template::load_parameters(&parameters_path, &parameters_shown, &template, ctx.global.allow_example_domains)?;
     for (key, value) in overrides {
-        if !template.parameters.contains_key(key) {
+        if !template.declares(key) {
             return Err(Refusal::new(
                 format!("--parameter {key}: {template_shown} has no such parameter"),
-                format!(
-                    "the template's parameters are: {}",
-                    template.parameters.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
+                format!("the template's parameters are: {}", template.parameter_names().join(", ")),
             )
             .into());
         }
@@ -254,13 +251,13 @@ impl Deploy {
         let effective = ui.phase_blocking("parameters", || {
             let mut effective = local.file_parameters.clone();
             let mut injected = Vec::new();
-            let declared = &local.template.parameters;
-            if declared.contains_key("ArtifactBucket") {
+            let declared = &local.template;
+            if declared.declares("ArtifactBucket") {
                 effective.insert("ArtifactBucket".into(), artifact_bucket.clone());
                 injected.push("ArtifactBucket");
             }
             for f in &artifacts.functions {
-                if declared.contains_key(&f.code_key_parameter) {
+                if declared.declares(&f.code_key_parameter) {
                     effective.insert(f.code_key_parameter.clone(), f.key.clone());
                     injected.push(f.code_key_parameter.as_str());
                 } else {

@@ -1,11 +1,10 @@
-//! Local validation of the template and the parameters file, before any AWS call.
+//! Local validation of the template and the parameters file, before any AWS call. The template
+//! model and the per-value constraint checks are [`crate::template`]'s (shared with `lint`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Deserialize;
-use serde_norway::Value;
 use sha2::{Digest, Sha256};
 
 use crate::config::refuse_placeholder;
@@ -16,19 +15,9 @@ use crate::errors::Refusal;
 pub struct Template {
     pub body: String,
     pub sha256: String,
-    /// Declared parameters: name -> (has a default, allowed values, allowed pattern).
-    pub parameters: BTreeMap<String, ParamSpec>,
-    pub outputs: Vec<String>,
-    /// Logical ids of resources with `DeletionPolicy: Retain` or `Snapshot`, with their type.
+    pub model: crate::template::Template,
+    /// Resources with `DeletionPolicy: Retain`/`Snapshot`/`RetainExceptOnCreate`: (logical id, type, policy).
     pub retained: Vec<(String, String, String)>,
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct ParamSpec {
-    pub default: Option<String>,
-    pub allowed_values: Vec<String>,
-    pub allowed_pattern: Option<String>,
-    pub no_echo: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,15 +35,6 @@ pub fn display(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 impl Template {
     pub fn load(path: &Path, shown: &str) -> anyhow::Result<Template> {
         let body = std::fs::read_to_string(path).map_err(|e| {
@@ -68,53 +48,34 @@ impl Template {
 
     /// Parses a template body (YAML or JSON, short-form tags allowed).
     pub fn parse(body: String, shown: &str) -> anyhow::Result<Template> {
-        let doc: Value = serde_norway::from_str(&body).map_err(|e| {
+        let model = crate::template::Template::parse(&body).map_err(|e| {
             Refusal::new(
-                format!("{shown} is not valid YAML: {e}"),
-                "fix the template (cargo xtask lint checks it in full)",
+                format!(
+                    "{shown} is not a valid template: {}",
+                    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+                ),
+                "fix the template (`cargo xtask lint` checks it in full)",
             )
         })?;
-        let resources = doc.get("Resources").and_then(Value::as_mapping);
-        let Some(resources) = resources.filter(|r| !r.is_empty()) else {
-            return Err(Refusal::new(
-                format!("{shown} has no Resources"),
-                "a CloudFormation template needs at least one resource",
-            )
-            .into());
-        };
-        let mut parameters = BTreeMap::new();
-        if let Some(params) = doc.get("Parameters") {
-            let params = params
-                .as_mapping()
-                .ok_or_else(|| Refusal::new(format!("{shown}: Parameters is not a mapping"), "fix the template"))?;
-            for (name, spec) in params {
-                let name = scalar(name).context("parameter name")?;
-                let mut p = ParamSpec { default: spec.get("Default").and_then(scalar), ..ParamSpec::default() };
-                if let Some(values) = spec.get("AllowedValues").and_then(Value::as_sequence) {
-                    p.allowed_values = values.iter().filter_map(scalar).collect();
-                }
-                p.allowed_pattern = spec.get("AllowedPattern").and_then(scalar);
-                p.no_echo = spec.get("NoEcho").and_then(scalar).is_some_and(|v| v == "true");
-                parameters.insert(name, p);
-            }
-        }
-        let outputs = doc
-            .get("Outputs")
-            .and_then(Value::as_mapping)
-            .map(|m| m.keys().filter_map(scalar).collect())
-            .unwrap_or_default();
-        let mut retained = Vec::new();
-        for (name, resource) in resources {
-            let (Some(name), Some(policy)) = (scalar(name), resource.get("DeletionPolicy").and_then(scalar)) else {
-                continue;
-            };
-            if policy == "Retain" || policy == "Snapshot" || policy == "RetainExceptOnCreate" {
-                let kind = resource.get("Type").and_then(scalar).unwrap_or_default();
-                retained.push((name, kind, policy));
-            }
-        }
+        let retained = model
+            .resources
+            .iter()
+            .filter_map(|(name, r)| {
+                let policy = r.deletion_policy.as_deref()?;
+                matches!(policy, "Retain" | "Snapshot" | "RetainExceptOnCreate")
+                    .then(|| (name.clone(), r.kind.clone(), policy.to_string()))
+            })
+            .collect();
         let sha256 = hex::encode(Sha256::digest(body.as_bytes()));
-        Ok(Template { body, sha256, parameters, outputs, retained })
+        Ok(Template { body, sha256, model, retained })
+    }
+
+    pub fn declares(&self, parameter: &str) -> bool {
+        self.model.parameters.contains_key(parameter)
+    }
+
+    pub fn parameter_names(&self) -> Vec<String> {
+        self.model.parameters.keys().cloned().collect()
     }
 }
 
@@ -140,7 +101,7 @@ pub fn load_parameters(
     let mut values = BTreeMap::new();
     for p in list {
         let origin = format!("{shown}: {}", p.parameter_key);
-        if !template.parameters.contains_key(&p.parameter_key) {
+        if !template.declares(&p.parameter_key) {
             return Err(Refusal::new(
                 format!("{origin} is not a parameter of the template"),
                 "remove it, or declare it under Parameters in the template",
@@ -155,9 +116,10 @@ pub fn load_parameters(
     Ok(values)
 }
 
-/// Checks the effective parameters against the template: all required given, allowed values/patterns.
+/// Checks the effective parameters against the template: all required given, each value meets
+/// its Parameter's constraints (AllowedValues, AllowedPattern, lengths, Number ranges).
 pub fn check_effective(template: &Template, effective: &BTreeMap<String, String>, shown: &str) -> anyhow::Result<()> {
-    for (name, spec) in &template.parameters {
+    for (name, spec) in &template.model.parameters {
         let value = match (effective.get(name), &spec.default) {
             (Some(v), _) => v,
             (None, Some(_)) => continue,
@@ -169,19 +131,9 @@ pub fn check_effective(template: &Template, effective: &BTreeMap<String, String>
                 .into());
             }
         };
-        if !spec.allowed_values.is_empty() && !spec.allowed_values.contains(value) {
+        if let Err(why) = spec.check(value) {
             return Err(Refusal::new(
-                format!("parameter {name} is {value:?}, not one of {:?}", spec.allowed_values),
-                format!("fix it in {shown} or in --parameter"),
-            )
-            .into());
-        }
-        if let Some(pattern) = &spec.allowed_pattern
-            && let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$"))
-            && !re.is_match(value)
-        {
-            return Err(Refusal::new(
-                format!("parameter {name} is {value:?}, which does not match AllowedPattern {pattern}"),
+                format!("parameter {name}: {why}"),
                 format!("fix it in {shown} or in --parameter"),
             )
             .into());
@@ -228,8 +180,7 @@ mod tests {
     #[test]
     fn template_is_read_with_short_form_tags() {
         let t = template(T);
-        assert_eq!(t.parameters.keys().collect::<Vec<_>>(), ["A", "B"]);
-        assert_eq!(t.outputs, ["O"]);
+        assert_eq!(t.parameter_names(), ["A", "B"]);
         assert_eq!(t.retained, [("R".to_string(), "AWS::S3::Bucket".to_string(), "Retain".to_string())]);
     }
 
@@ -258,6 +209,6 @@ mod tests {
             "template parameter A has no value and no default"
         );
         let bad = BTreeMap::from([("A".to_string(), "a".to_string()), ("B".to_string(), "z".to_string())]);
-        assert!(check_effective(&t, &bad, "p.json").unwrap_err().to_string().contains("not one of"));
+        assert!(check_effective(&t, &bad, "p.json").unwrap_err().to_string().contains("not one of AllowedValues"));
     }
 }
