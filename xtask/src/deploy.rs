@@ -479,7 +479,7 @@ impl Deploy {
             ui.line(format!("      {}", ch.describe()));
         }
         ui.with(|sum| {
-            sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect()
+            sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
         });
         if self.confirm {
             let answer = match ask("execute this change set? [y/N]") {
