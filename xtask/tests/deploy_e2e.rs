@@ -479,3 +479,24 @@ fn failing_deploy_exits_non_zero_with_the_root_cause_first() {
     // Nothing after the stack phase ran: no site upload.
     assert!(!run.stderr.contains("==> site"), "{}", run.stderr);
 }
+
+#[test]
+fn destroy_refuses_a_protected_stack_before_touching_its_buckets() {
+    let moto = Moto::start();
+    let rt = rt();
+    let distribution = rt.block_on(create_distribution(&moto));
+    let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+    let dist = project.path("dist");
+    let stack = "notes-protected";
+    let args =
+        ["--allow-example-domains", "deploy", "--from-dist", &dist, "--parameter", "EnableDeletionProtection=true"];
+    let deployed = xtask(&moto, &project, stack, &args);
+    assert!(deployed.status.success(), "{}", deployed.stderr);
+    let site_bucket = rt.block_on(outputs(&moto, stack))["SiteBucketName"].clone();
+    let destroy = xtask(&moto, &project, stack, &["destroy", "--yes", "--json"]);
+    assert!(!destroy.status.success());
+    assert!(destroy.stderr.contains("EnableDeletionProtection=false"), "{}", destroy.stderr);
+    let s3 = rt.block_on(moto.s3());
+    let left = rt.block_on(s3.list_objects_v2().bucket(&site_bucket).send()).unwrap();
+    assert!(left.key_count().unwrap_or(0) > 0, "the site bucket must not be emptied");
+}

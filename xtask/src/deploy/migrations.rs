@@ -10,8 +10,8 @@ use super::stack::Change;
 use crate::calls::Clients;
 use crate::errors::Refusal;
 
-const DB_TYPES: &[&str] =
-    &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"];
+/// The SQL database the migrations apply to.
+const DB_TYPES: &[&str] = &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster"];
 
 /// Whether a change set's changes call for a migration run.
 pub fn needs_migration(created: bool, changes: &[Change], migrate_function: &str) -> bool {

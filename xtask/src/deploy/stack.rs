@@ -21,6 +21,8 @@ pub struct StackState {
     pub status: String,
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
 }
 
 impl StackState {
@@ -67,6 +69,14 @@ pub async fn describe(cfn: &Client, name: &str) -> anyhow::Result<Option<StackSt
                     .iter()
                     .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value().unwrap_or("").to_string())))
                     .collect(),
+                parameters: s
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((p.parameter_key()?.to_string(), p.parameter_value().unwrap_or("").to_string()))
+                    })
+                    .collect(),
+                termination_protection: s.enable_termination_protection() == Some(true),
             }))
         }
         Err(err) if err_text(&err).contains("does not exist") => Ok(None),
