@@ -521,9 +521,8 @@ impl Deploy {
     }
 }
 
+/// The S3 URL CloudFormation reads a large template from. Always the AWS form: CloudFormation (and
+/// moto, which maps it to its own S3) fetches it itself, not through our endpoint.
 fn template_url(c: &Clients, bucket: &str, key: &str) -> String {
-    match &c.endpoint_url {
-        Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
-        None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", c.region),
-    }
+    format!("https://{bucket}.s3.{}.amazonaws.com/{key}", c.region)
 }

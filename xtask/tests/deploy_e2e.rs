@@ -488,10 +488,27 @@ fn destroy_refuses_a_protected_stack_before_touching_its_buckets() {
     let (project, _) = Project::new(&distribution, "api v1", &site_v1());
     let dist = project.path("dist");
     let stack = "notes-protected";
-    let args =
-        ["--allow-example-domains", "deploy", "--from-dist", &dist, "--parameter", "EnableDeletionProtection=true"];
+    // Past CloudFormation's 51,200-byte TemplateBody limit (as cloud/stack.yaml is), the template
+    // goes through the artifact bucket as a TemplateURL.
+    let mut template = std::fs::read_to_string(project.path("cloud/stack.yaml")).unwrap();
+    for i in 0..1200 {
+        template.push_str(&format!("# padding line {i:04}: the real template is past the inline limit too\n"));
+    }
+    assert!(template.len() > 51_200);
+    std::fs::write(project.path("cloud/stack.yaml"), template).unwrap();
+    let args = [
+        "--allow-example-domains",
+        "deploy",
+        "--from-dist",
+        &dist,
+        "--json",
+        "--parameter",
+        "EnableDeletionProtection=true",
+    ];
     let deployed = xtask(&moto, &project, stack, &args);
     assert!(deployed.status.success(), "{}", deployed.stderr);
+    // 2 zips + the template + 4 site files + config.json + the site manifest.
+    assert_eq!(deployed.calls("S3.PutObject"), 9, "{}", deployed.json["aws_calls"]);
     let site_bucket = rt.block_on(outputs(&moto, stack))["SiteBucketName"].clone();
     let destroy = xtask(&moto, &project, stack, &["destroy", "--yes", "--json"]);
     assert!(!destroy.status.success());
