@@ -150,6 +150,13 @@ impl Deploy {
         let ui = Ui::new("deploy", "", "", self.dry_run);
         // 1. Preflight: nothing below touches AWS until the template and parameters are valid.
         let (local, aws) = ui.phase_blocking("preflight", || {
+            if self.confirm && !self.dry_run && !std::io::stdin().is_terminal() {
+                return Err(Refusal::new(
+                    "--confirm asks before executing the change set, and standard input is not a terminal",
+                    "run it from a terminal, or drop --confirm (CI proceeds by default; --dry-run shows the plan)",
+                )
+                .into());
+            }
             let local = preflight_local(ctx, &self.overrides)?;
             let aws = Aws::connect(ctx)?;
             let detail = format!(
@@ -193,10 +200,22 @@ impl Deploy {
         let (account, mut state) = ui
             .phase("credentials", async {
                 let who = c.sts.get_caller_identity().send().await.map_err(|e| {
-                    Refusal::new(
-                        format!("AWS credentials are not usable: {}", aws_sdk_sts::error::DisplayErrorContext(&e)),
-                        "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
-                    )
+                    let reachable = e.as_service_error().is_some();
+                    let line = crate::calls::sdk_error_line(&e);
+                    if reachable {
+                        Refusal::new(
+                            format!("AWS credentials are not usable: {line}"),
+                            "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
+                        )
+                    } else {
+                        Refusal::new(
+                            format!("cannot reach AWS STS: {line}"),
+                            match &aws.endpoint_url {
+                                Some(url) => format!("is the endpoint {url} (AWS_ENDPOINT_URL) up?"),
+                                None => "check the network, proxy settings and --region".to_string(),
+                            },
+                        )
+                    }
                 })?;
                 let account = who.account().unwrap_or("unknown").to_string();
                 let state = stack::describe(&c.cfn, stack_name).await?;
@@ -482,7 +501,7 @@ impl Deploy {
             sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
         });
         if self.confirm {
-            let answer = match ask("execute this change set? [y/N]") {
+            let answer = match ui.suspend(|| ask("execute this change set? [y/N]")) {
                 Ok(a) => a,
                 Err(e) => {
                     stack::delete_change_set(&c.cfn, &cs.id, &cs.stack_id).await;

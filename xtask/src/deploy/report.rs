@@ -125,6 +125,15 @@ impl Ui {
         }
     }
 
+    /// Runs `f` (a prompt) with the spinner hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        let bar = self.current.lock().expect("ui poisoned").as_ref().map(|(_, _, bar)| bar.clone());
+        match bar {
+            Some(bar) if self.tty => bar.suspend(f),
+            _ => f(),
+        }
+    }
+
     /// A line that also lands in the summary's notes.
     pub fn note(&self, text: impl Into<String>) {
         let text = text.into();
