@@ -149,7 +149,7 @@ impl Deploy {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let ui = Ui::new("deploy", "", "", self.dry_run);
         // 1. Preflight: nothing below touches AWS until the template and parameters are valid.
-        let (local, aws) = ui.phase_blocking("preflight", || {
+        let (local, aws) = ui.preflight(|| {
             if self.confirm && !self.dry_run && !std::io::stdin().is_terminal() {
                 return Err(Refusal::new(
                     "--confirm asks before executing the change set, and standard input is not a terminal",

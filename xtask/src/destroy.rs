@@ -164,18 +164,18 @@ fn monthly_s3_cost(bytes: u64) -> String {
 
 impl Destroy {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        let interactive = std::io::stdin().is_terminal();
-        if !self.yes && !interactive {
-            return Err(Refusal::new(
-                "destroy needs confirmation and standard input is not a terminal",
-                "pass --yes to delete the stack and empty its buckets without asking",
-            )
-            .into());
-        }
         let ui = Ui::new("destroy", "", "", false);
-        let (aws, stack_name) = ui.phase_blocking("preflight", || {
+        let (aws, stack_name) = ui.preflight(|| {
             let aws = Aws::connect(ctx)?;
             let name = aws.settings.stack_name()?.to_string();
+            // Before any AWS call: nobody can type the stack name without a terminal.
+            if !self.yes && !std::io::stdin().is_terminal() {
+                return Err(Refusal::new(
+                    "destroy needs confirmation and standard input is not a terminal",
+                    "pass --yes to delete the stack and empty its buckets without asking",
+                )
+                .into());
+            }
             let detail = format!("stack {name} in {}", aws.region());
             Ok(((aws, name), detail))
         })?;

@@ -109,6 +109,21 @@ impl Ui {
         self.end(result)
     }
 
+    /// The preflight: silent until it succeeds (a refusal is reported by the caller as one error
+    /// line and one hint, nothing else), then one `ok` line with its timing.
+    pub fn preflight<T>(&self, f: impl FnOnce() -> anyhow::Result<(T, String)>) -> anyhow::Result<T> {
+        let start = Instant::now();
+        let (value, detail) = f()?;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("    {:<12} ok   {secs:>6.1}s  {detail}", "preflight");
+        self.summary.lock().expect("ui poisoned").phases.push(PhaseTime {
+            phase: "preflight".into(),
+            seconds: secs,
+            detail,
+        });
+        Ok(value)
+    }
+
     /// [`Ui::phase`] for synchronous work.
     pub fn phase_blocking<T>(&self, name: &str, f: impl FnOnce() -> anyhow::Result<(T, String)>) -> anyhow::Result<T> {
         self.start(name);
