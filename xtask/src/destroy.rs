@@ -287,8 +287,8 @@ impl Destroy {
                             e.uploads
                         ));
                         ui.with(|s| {
-                            s.site.deleted += e.versions + e.delete_markers;
-                            s.deleted_keys.push(b.clone());
+                            s.objects_deleted += e.versions + e.delete_markers;
+                            s.emptied_buckets.push(b.clone());
                         });
                         lines.push(b);
                     }

@@ -481,7 +481,7 @@ fn failing_deploy_exits_non_zero_with_the_root_cause_first() {
 }
 
 #[test]
-fn destroy_refuses_a_protected_stack_before_touching_its_buckets() {
+fn large_template_protected_stack_and_keep_data() {
     let moto = Moto::start();
     let rt = rt();
     let distribution = rt.block_on(create_distribution(&moto));
@@ -516,4 +516,33 @@ fn destroy_refuses_a_protected_stack_before_touching_its_buckets() {
     let s3 = rt.block_on(moto.s3());
     let left = rt.block_on(s3.list_objects_v2().bucket(&site_bucket).send()).unwrap();
     assert!(left.key_count().unwrap_or(0) > 0, "the site bucket must not be emptied");
+
+    // Unprotected, then destroyed with --keep-data: the user's uploads stay, the site goes.
+    let args = [
+        "--allow-example-domains",
+        "deploy",
+        "--from-dist",
+        &dist,
+        "--json",
+        "--parameter",
+        "EnableDeletionProtection=false",
+    ];
+    let unprotected = xtask(&moto, &project, stack, &args);
+    assert!(unprotected.status.success(), "{}", unprotected.stderr);
+    assert_eq!(
+        unprotected.json["change_set_changes"],
+        serde_json::json!([]),
+        "a parameter no resource uses changes none"
+    );
+    let data_bucket = rt.block_on(outputs(&moto, stack))["AppDataBucketName"].clone();
+    rt.block_on(
+        s3.put_object().bucket(&data_bucket).key("users/1/photo.jpg").body(ByteStream::from_static(b"jpg")).send(),
+    )
+    .unwrap();
+    let destroy = xtask(&moto, &project, stack, &["destroy", "--yes", "--keep-data", "--json"]);
+    assert!(destroy.status.success(), "{}", destroy.stderr);
+    assert_eq!(destroy.json["emptied_buckets"], serde_json::json!([site_bucket]));
+    let kept = rt.block_on(s3.list_objects_v2().bucket(&data_bucket).send()).unwrap();
+    assert_eq!(kept.contents().first().and_then(|o| o.key()), Some("users/1/photo.jpg"));
+    assert!(destroy.stderr.contains("(--keep-data)"), "{}", destroy.stderr);
 }

@@ -42,6 +42,9 @@ pub struct Summary {
     pub uploaded_keys: Vec<String>,
     pub deleted_keys: Vec<String>,
     pub invalidation_paths: Vec<String>,
+    /// destroy: object versions and delete markers removed from the emptied buckets.
+    pub emptied_buckets: Vec<String>,
+    pub objects_deleted: u64,
     pub migration: String,
     pub notes: Vec<String>,
     pub phases: Vec<PhaseTime>,
@@ -174,7 +177,16 @@ impl Ui {
             s.region,
             if s.stack_action.is_empty() { "-" } else { &s.stack_action }
         );
-        for (label, t) in [("artifacts", &s.artifacts), ("site files", &s.site)] {
+        if s.command == "destroy" {
+            eprintln!(
+                "  emptied      {} ({} object versions and delete markers)",
+                s.emptied_buckets.join(" "),
+                s.objects_deleted
+            );
+        }
+        for (label, t) in
+            [("artifacts", &s.artifacts), ("site files", &s.site)].into_iter().filter(|_| s.command != "destroy")
+        {
             eprintln!(
                 "  {label:<12} {} uploaded ({}), {} unchanged ({}), {} deleted",
                 t.uploaded,
