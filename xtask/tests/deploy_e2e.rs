@@ -58,13 +58,14 @@ impl Moto {
         Moto { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
     }
 
-    /// How many requests moto has served so far (from its access log).
+    /// The requests moto has served so far, one access-log line each (`"PUT /bucket/key HTTP/1.1" 200`).
+    fn request_log(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines().filter(|l| l.contains(" HTTP/1.1\" ")).map(String::from).collect()
+    }
+
     fn requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\" 200 ") || l.contains("HTTP/1.1\" "))
-            .count()
+        self.request_log().len()
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
@@ -367,8 +368,13 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     let (fresh, _) = Project::new(&distribution, "api v1", &site_v1());
     let dist = fresh.path("dist");
     let deploy = ["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"];
+    let before = moto.requests();
     let noop = xtask(&moto, &fresh, stack, &deploy);
     assert!(noop.status.success(), "{}", noop.stderr);
+    // moto's own access log agrees with the SDK interceptor: same number of requests, none a write.
+    let served = moto.request_log()[before..].to_vec();
+    assert_eq!(served.len() as u64, noop.json["aws_calls_total"].as_u64().unwrap(), "{served:#?}");
+    assert!(!served.iter().any(|l| l.contains("\"PUT ") || l.contains("\"DELETE ")), "{served:#?}");
     assert_eq!(noop.calls("S3.PutObject"), 0);
     assert_eq!(noop.calls("CloudFormation.CreateChangeSet"), 0);
     assert_eq!(noop.calls("CloudFront.CreateInvalidation"), 0);
