@@ -143,6 +143,13 @@ impl Ui {
         }
     }
 
+    /// Shows progress within the current phase next to its spinner, e.g. `site 12/40 files`.
+    pub fn progress(&self, text: impl AsRef<str>) {
+        if let Some((name, _, bar)) = &*self.current.lock().expect("ui poisoned") {
+            bar.set_message(format!("{name} {}", text.as_ref()));
+        }
+    }
+
     /// Runs `f` (a prompt) with the spinner hidden.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         let bar = self.current.lock().expect("ui poisoned").as_ref().map(|(_, _, bar)| bar.clone());
