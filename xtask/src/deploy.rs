@@ -75,6 +75,10 @@ pub struct Deploy {
     /// UPDATE_ROLLBACK_FAILED -> continue the rollback, in progress -> wait
     #[arg(long)]
     pub repair: bool,
+    /// Run the migration function even if the change set did not call for it (e.g. after a
+    /// migration failed for a passing reason and the stack itself is unchanged)
+    #[arg(long)]
+    pub migrate: bool,
     /// Compute everything, write nothing (no bucket, upload, change set, invalidation)
     #[arg(long)]
     pub dry_run: bool,
@@ -306,9 +310,9 @@ impl Deploy {
 
         // 6. Migrations.
         let migrate_fn = outputs.get("MigrateFunctionName").cloned().unwrap_or_default();
-        if created || !changes.is_empty() {
+        if created || self.migrate || !changes.is_empty() {
             ui.phase("migrations", async {
-                if migrations::needs_migration(created, &changes, &migrate_fn) {
+                if self.migrate || migrations::needs_migration(created, &changes, &migrate_fn) {
                     let done = migrations::run(&c, &outputs, self.dry_run, ui).await?;
                     ui.with(|s| s.migration = done.clone());
                     Ok(((), done))
