@@ -422,6 +422,33 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     assert!(sync.status.success(), "{}", sync.stderr);
     assert_eq!(sync.json["aws_write_calls"], 0, "{}", sync.json["aws_calls"]);
 
+    // `sync` of a release that drops robots.txt and renames an asset: new asset first, stale files
+    // kept while over --max-delete, deleted (and invalidated if not fingerprinted) once allowed.
+    let mut next = site.clone();
+    next.remove("robots.txt");
+    let js = next.remove("assets/app.3f2a9c1b.js").unwrap();
+    next.insert("assets/app.77aa88bb.js", js);
+    let (renamed, _) = Project::new(&distribution, "api v2", &next);
+    let dist = renamed.path("dist");
+    let capped = xtask(
+        &moto,
+        &renamed,
+        stack,
+        &["--allow-example-domains", "sync", "--from-dist", &dist, "--json", "--max-delete", "1"],
+    );
+    assert!(capped.status.success(), "{}", capped.stderr);
+    assert_eq!(capped.json["uploaded_keys"], serde_json::json!(["assets/app.77aa88bb.js"]));
+    assert_eq!(capped.calls("S3.DeleteObjects"), 0);
+    assert!(capped.stderr.contains("2 stale files"), "{}", capped.stderr);
+    assert_eq!(capped.calls("CloudFront.CreateInvalidation"), 0, "a new fingerprinted asset needs no invalidation");
+    let cleaned = xtask(&moto, &renamed, stack, &["--allow-example-domains", "sync", "--from-dist", &dist, "--json"]);
+    assert!(cleaned.status.success(), "{}", cleaned.stderr);
+    assert_eq!(cleaned.json["deleted_keys"], serde_json::json!(["assets/app.3f2a9c1b.js", "robots.txt"]));
+    assert_eq!(cleaned.calls("S3.DeleteObjects"), 1);
+    assert_eq!(cleaned.json["invalidation_paths"], serde_json::json!(["/robots.txt"]));
+    let gone = rt.block_on(s3.head_object().bucket(&site_bucket).key("robots.txt").send());
+    assert!(gone.is_err(), "robots.txt should be deleted");
+
     // destroy refuses without --yes when nobody can type the stack name.
     let refused = xtask(&moto, &edited, stack, &["destroy"]);
     assert!(!refused.status.success());
