@@ -119,17 +119,6 @@ impl Clients {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_are_told_from_writes() {
-        assert!(super::is_read("S3.ListObjectsV2"));
-        assert!(super::is_read("CloudFormation.DescribeStacks"));
-        assert!(!super::is_read("S3.PutObject"));
-        assert!(!super::is_read("CloudFormation.CreateChangeSet"));
-    }
-}
-
 /// One readable line for an SDK error: `Code: message` for a service error, the innermost cause for
 /// a connection failure or timeout (instead of the SDK's nested debug output).
 pub fn sdk_error_line<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
@@ -159,4 +148,15 @@ where
         source = e.source();
     }
     format!("{kind}: {innermost}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_are_told_from_writes() {
+        assert!(super::is_read("S3.ListObjectsV2"));
+        assert!(super::is_read("CloudFormation.DescribeStacks"));
+        assert!(!super::is_read("S3.PutObject"));
+        assert!(!super::is_read("CloudFormation.CreateChangeSet"));
+    }
 }

@@ -348,21 +348,15 @@ impl Deploy {
 
     /// Handles a stack that cannot take a change set as it is (only with `--repair`).
     async fn repair_if_needed(&self, c: &Clients, s: StackState, ui: &Ui) -> anyhow::Result<Option<StackState>> {
-        let status = s.status.as_str();
-        let stuck_hint = "pass --repair to fix it first (see `cargo xtask deploy --help`)";
-        match status {
-            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
-                if !self.repair {
-                    return Err(Refusal::new(
-                        format!("stack {} is {status}: its creation failed and it can only be deleted", s.id),
-                        format!("{stuck_hint}: it is deleted and created again"),
-                    )
-                    .into());
-                }
-                if self.dry_run {
-                    ui.note(format!("would delete the {status} stack and create it again"));
-                    return Ok(None);
-                }
+        let status = s.status.clone();
+        match repair_plan(&status, self.repair) {
+            Repair::Proceed => Ok(Some(s)),
+            Repair::Refuse { what, hint } => Err(Refusal::new(format!("stack {}: {what}", s.id), hint).into()),
+            Repair::Recreate if self.dry_run => {
+                ui.note(format!("would delete the {status} stack and create it again"));
+                Ok(None)
+            }
+            Repair::Recreate => {
                 ui.phase("repair", async {
                     stack::delete_and_wait(&c.cfn, &s, &[], ui).await?;
                     Ok(((), format!("deleted the {status} stack; creating it again")))
@@ -370,18 +364,11 @@ impl Deploy {
                 .await?;
                 Ok(None)
             }
-            "UPDATE_ROLLBACK_FAILED" => {
-                if !self.repair {
-                    return Err(Refusal::new(
-                        format!("stack {} is UPDATE_ROLLBACK_FAILED", s.id),
-                        format!("{stuck_hint}: the rollback is continued"),
-                    )
-                    .into());
-                }
-                if self.dry_run {
-                    ui.note("would continue the failed rollback");
-                    return Ok(Some(s));
-                }
+            Repair::ContinueRollback if self.dry_run => {
+                ui.note("would continue the failed rollback");
+                Ok(Some(s))
+            }
+            Repair::ContinueRollback => {
                 ui.phase("repair", async {
                     let marker = stack::last_event_id(&c.cfn, &s.id).await;
                     c.cfn
@@ -400,40 +387,22 @@ impl Deploy {
                 .await?;
                 stack::describe(&c.cfn, &s.id).await
             }
-            "DELETE_FAILED" => Err(Refusal::new(
-                format!("stack {} is DELETE_FAILED", s.id),
-                "finish deleting it with `cargo xtask destroy`, then deploy",
-            )
-            .into()),
-            _ if status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS" => {
-                if !self.repair {
-                    return Err(Refusal::new(
-                        format!("stack {} is {status}: another operation is running", s.id),
-                        "wait for it, or pass --repair to wait for it and then deploy",
-                    )
-                    .into());
-                }
-                let end = ui
-                    .phase("repair", async {
-                        let end = stack::stream_until_terminal(
-                            &c.cfn,
-                            &s.id,
-                            stack::last_event_id(&c.cfn, &s.id).await.as_deref(),
-                            ui,
-                        )
-                        .await?;
-                        Ok((end.clone(), format!("the running operation ended {end}")))
-                    })
-                    .await?;
-                let next = stack::describe(&c.cfn, &s.id).await?;
-                match next {
-                    Some(n) if n.status != end || !n.status.ends_with("_IN_PROGRESS") => {
-                        Box::pin(self.repair_if_needed(c, n, ui)).await
+            Repair::Wait => {
+                ui.phase("repair", async {
+                    let marker = stack::last_event_id(&c.cfn, &s.id).await;
+                    let end = stack::stream_until_terminal(&c.cfn, &s.id, marker.as_deref(), ui).await?;
+                    Ok(((), format!("the running operation ended {end}")))
+                })
+                .await?;
+                // The operation's end state may itself need a repair (e.g. ROLLBACK_COMPLETE).
+                match stack::describe(&c.cfn, &s.id).await? {
+                    Some(next) if next.status.ends_with("_IN_PROGRESS") && next.status != "REVIEW_IN_PROGRESS" => {
+                        Err(Refusal::new(format!("stack {} is still {}", s.id, next.status), "try again later").into())
                     }
-                    other => Ok(other),
+                    Some(next) => Box::pin(self.repair_if_needed(c, next, ui)).await,
+                    None => Ok(None),
                 }
             }
-            _ => Ok(Some(s)),
         }
     }
 
@@ -544,8 +513,83 @@ impl Deploy {
     }
 }
 
+/// What to do with a stack in `status` before a change set.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Repair {
+    Proceed,
+    /// Creation failed (ROLLBACK_COMPLETE and kin): only deletion is possible; delete, then create.
+    Recreate,
+    /// UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback, then update.
+    ContinueRollback,
+    /// Another operation is running: follow it to its end.
+    Wait,
+    Refuse {
+        what: String,
+        hint: String,
+    },
+}
+
+pub fn repair_plan(status: &str, repair: bool) -> Repair {
+    let needs = |what: String, fix: &str| Repair::Refuse {
+        what,
+        hint: format!("pass --repair to {fix} (see `cargo xtask deploy --help`)"),
+    };
+    match status {
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => {
+            if repair {
+                Repair::Recreate
+            } else {
+                needs(
+                    format!("{status}: its creation failed and it can only be deleted"),
+                    "delete it and create it again",
+                )
+            }
+        }
+        "UPDATE_ROLLBACK_FAILED" => {
+            if repair {
+                Repair::ContinueRollback
+            } else {
+                needs(format!("{status}: it cannot be updated until its rollback completes"), "continue the rollback")
+            }
+        }
+        "DELETE_FAILED" => Repair::Refuse {
+            what: "DELETE_FAILED".into(),
+            hint: "finish deleting it with `cargo xtask destroy`, then deploy".into(),
+        },
+        _ if status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS" => {
+            if repair {
+                Repair::Wait
+            } else {
+                needs(format!("{status}: another operation is running"), "wait for it and then deploy")
+            }
+        }
+        _ => Repair::Proceed,
+    }
+}
+
 /// The S3 URL CloudFormation reads a large template from. Always the AWS form: CloudFormation (and
 /// moto, which maps it to its own S3) fetches it itself, not through our endpoint.
 fn template_url(c: &Clients, bucket: &str, key: &str) -> String {
     format!("https://{bucket}.s3.{}.amazonaws.com/{key}", c.region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Repair, repair_plan};
+
+    #[test]
+    fn stuck_stacks_are_repaired_only_on_request() {
+        assert_eq!(repair_plan("UPDATE_COMPLETE", false), Repair::Proceed);
+        assert_eq!(repair_plan("UPDATE_ROLLBACK_COMPLETE", false), Repair::Proceed);
+        assert_eq!(repair_plan("REVIEW_IN_PROGRESS", false), Repair::Proceed);
+        assert_eq!(repair_plan("ROLLBACK_COMPLETE", true), Repair::Recreate);
+        assert_eq!(repair_plan("UPDATE_ROLLBACK_FAILED", true), Repair::ContinueRollback);
+        assert_eq!(repair_plan("UPDATE_IN_PROGRESS", true), Repair::Wait);
+        assert_eq!(repair_plan("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", true), Repair::Wait);
+        for status in ["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "CREATE_IN_PROGRESS", "DELETE_FAILED"] {
+            let Repair::Refuse { what, hint } = repair_plan(status, false) else { panic!("{status} must be refused") };
+            assert!(what.starts_with(status), "{what}");
+            assert!(hint.contains("--repair") || hint.contains("destroy"), "{hint}");
+        }
+    }
 }
