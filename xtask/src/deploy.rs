@@ -203,26 +203,22 @@ impl Deploy {
         let region = aws.region().to_string();
         let (account, mut state) = ui
             .phase("credentials", async {
-                let who = c.sts.get_caller_identity().send().await.map_err(|e| {
-                    let reachable = e.as_service_error().is_some();
-                    let line = crate::calls::sdk_error_line(&e);
-                    if reachable {
-                        Refusal::new(
-                            format!("AWS credentials are not usable: {line}"),
-                            "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
-                        )
-                    } else {
-                        Refusal::new(
-                            format!("cannot reach AWS STS: {line}"),
-                            match &aws.endpoint_url {
-                                Some(url) => format!("is the endpoint {url} (AWS_ENDPOINT_URL) up?"),
-                                None => "check the network, proxy settings and --region".to_string(),
-                            },
-                        )
-                    }
-                })?;
-                let account = who.account().unwrap_or("unknown").to_string();
+                // DescribeStacks proves the credentials too; the account comes from the stack's ARN
+                // (arn:aws:cloudformation:REGION:ACCOUNT:stack/...), STS is asked only for a new stack.
                 let state = stack::describe(&c.cfn, stack_name).await?;
+                let from_arn = state.as_ref().and_then(|s| s.id.split(':').nth(4)).filter(|a| !a.is_empty());
+                let account = match from_arn {
+                    Some(account) => account.to_string(),
+                    None => {
+                        let who = c.sts.get_caller_identity().send().await.map_err(|e| {
+                            Refusal::new(
+                                format!("AWS credentials are not usable: {}", crate::calls::sdk_error_line(&e)),
+                                "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
+                            )
+                        })?;
+                        who.account().unwrap_or("unknown").to_string()
+                    }
+                };
                 let detail = format!(
                     "account {account}, {region}, stack {stack_name} {}",
                     state.as_ref().map_or("does not exist yet".to_string(), |s| format!("is {}", s.status))
@@ -417,12 +413,15 @@ impl Deploy {
         ui: &Ui,
     ) -> anyhow::Result<((BTreeMap<String, String>, bool, Vec<stack::Change>), String)> {
         let stack_name = local.stack_name.as_str();
-        let params_sha = template::parameters_sha256(effective);
         let live = state.filter(|s| !s.is_unborn());
+        // No-op check against what the stack itself says it runs: its parameters (DescribeStacks,
+        // already read) and, only if those match, its template (one GetTemplate). Nothing is kept in
+        // stack tags: CloudFormation propagates those to every resource, so a hash there would
+        // re-tag the whole stack on each change.
         if let Some(s) = live
-            && s.tags.get(stack::TAG_TEMPLATE) == Some(&local.template.sha256)
-            && s.tags.get(stack::TAG_PARAMETERS) == Some(&params_sha)
             && (stack::is_success(&s.status) || s.status == "UPDATE_ROLLBACK_COMPLETE")
+            && template::deployed_parameters_match(&local.template, effective, &s.parameters)
+            && stack::deployed_template_sha256(&c.cfn, &s.id).await?.as_deref() == Some(local.template.sha256.as_str())
         {
             ui.with(|sum| sum.stack_action = "unchanged".into());
             return Ok((
@@ -436,14 +435,6 @@ impl Deploy {
             ui.with(|sum| sum.stack_action = what.clone());
             return Ok(((live.map(|s| s.outputs.clone()).unwrap_or_default(), false, Vec::new()), what));
         }
-        let mut tags: BTreeMap<String, String> = live
-            .map(|s| s.tags.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("xtask:"))
-            .collect();
-        tags.insert(stack::TAG_TEMPLATE.into(), local.template.sha256.clone());
-        tags.insert(stack::TAG_PARAMETERS.into(), params_sha);
         let (body, url) = if local.template.body.len() > MAX_TEMPLATE_BODY {
             let key =
                 bucket::upload_template(&c.s3, artifact_bucket, &local.template.sha256, &local.template.body).await?;
@@ -458,7 +449,6 @@ impl Deploy {
             template_body: body,
             template_url: url,
             parameters: effective,
-            tags: &tags,
         };
         let Some(cs) = stack::create_change_set(&c.cfn, request).await? else {
             // Same resources (e.g. only a tag-less reformat of the template): nothing to execute.

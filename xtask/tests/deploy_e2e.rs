@@ -4,7 +4,7 @@
 //! (tests/fixtures/moto-stack.yaml) and dist directories the tests write themselves, and asserts by
 //! counting the SDK calls the binary reports (`--json`: its interceptor's table) and by reading moto's
 //! state back with the SDK. moto runs through tests/fixtures/moto_server.py, which finishes moto's
-//! ExecuteChangeSet bookkeeping (outputs, parameters, tags) the way CloudFormation does.
+//! ExecuteChangeSet bookkeeping (outputs, parameters) the way CloudFormation does.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -6,13 +6,11 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::DisplayErrorContext;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, TemplateStage};
+use sha2::Digest;
 
 use super::report::Ui;
 use crate::errors::Refusal;
-
-pub const TAG_TEMPLATE: &str = "xtask:template-sha256";
-pub const TAG_PARAMETERS: &str = "xtask:parameters-sha256";
 
 /// What DescribeStacks says about the stack (None when it does not exist).
 #[derive(Debug, Clone)]
@@ -80,7 +78,26 @@ pub async fn describe(cfn: &Client, name: &str) -> anyhow::Result<Option<StackSt
             }))
         }
         Err(err) if err_text(&err).contains("does not exist") => Ok(None),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot describe stack {name}"))),
+        Err(err) if err.as_service_error().is_none() => Err(Refusal::new(
+            format!("cannot reach CloudFormation: {}", crate::calls::sdk_error_line(&err)),
+            "check the network and --region (or AWS_ENDPOINT_URL, when set, points at a running endpoint)",
+        )
+        .into()),
+        Err(err) => Err(Refusal::new(
+            format!("cannot describe stack {name}: {}", crate::calls::sdk_error_line(&err)),
+            "check your credentials (aws sso login, AWS_PROFILE, .env) and their cloudformation:DescribeStacks permission",
+        )
+        .into()),
+    }
+}
+
+/// The sha256 of the template the stack was last deployed with (as submitted: GetTemplate's
+/// Original stage), or None when it cannot be read.
+pub async fn deployed_template_sha256(cfn: &Client, stack: &str) -> anyhow::Result<Option<String>> {
+    let out = cfn.get_template().stack_name(stack).template_stage(TemplateStage::Original).send().await;
+    match out {
+        Ok(t) => Ok(t.template_body().map(|b| hex::encode(sha2::Sha256::digest(b.as_bytes())))),
+        Err(err) => Err(anyhow::anyhow!("cannot read the template of {stack}: {}", short_error(&err))),
     }
 }
 
@@ -230,7 +247,6 @@ pub struct ChangeSetRequest<'a> {
     pub template_body: Option<&'a str>,
     pub template_url: Option<String>,
     pub parameters: &'a BTreeMap<String, String>,
-    pub tags: &'a BTreeMap<String, String>,
 }
 
 /// A created change set: its id and its changes (empty: nothing to do, already deleted).
@@ -267,7 +283,6 @@ pub async fn create_change_set(cfn: &Client, req: ChangeSetRequest<'_>) -> anyho
         .iter()
         .map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build())
         .collect::<Vec<_>>();
-    let tags = req.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect::<Vec<_>>();
     let out = cfn
         .create_change_set()
         .stack_name(req.stack_name)
@@ -276,7 +291,6 @@ pub async fn create_change_set(cfn: &Client, req: ChangeSetRequest<'_>) -> anyho
         .set_template_body(req.template_body.map(String::from))
         .set_template_url(req.template_url)
         .set_parameters(Some(params))
-        .set_tags(Some(tags))
         .capabilities(Capability::CapabilityIam)
         .capabilities(Capability::CapabilityNamedIam)
         .capabilities(Capability::CapabilityAutoExpand)

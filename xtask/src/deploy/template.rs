@@ -142,16 +142,23 @@ pub fn check_effective(template: &Template, effective: &BTreeMap<String, String>
     Ok(())
 }
 
-/// A stable hash of the effective parameters (the no-op check compares it with the stack's tag).
-pub fn parameters_sha256(effective: &BTreeMap<String, String>) -> String {
-    let mut h = Sha256::new();
-    for (k, v) in effective {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(h.finalize())
+/// Whether the stack already runs with these parameters: every template parameter's effective
+/// value (or its default) equals what DescribeStacks reports. A `NoEcho` parameter comes back as
+/// `****`, so a template with one never counts as unchanged here (its change set decides).
+pub fn deployed_parameters_match(
+    template: &Template,
+    effective: &BTreeMap<String, String>,
+    deployed: &BTreeMap<String, String>,
+) -> bool {
+    template.model.parameters.iter().all(|(name, spec)| {
+        let no_echo = template
+            .model
+            .document
+            .pointer(&format!("/Parameters/{name}/NoEcho"))
+            .is_some_and(|v| v == true || v == "true");
+        let expected = effective.get(name).or(spec.default.as_ref());
+        !no_echo && expected.is_some() && expected == deployed.get(name)
+    })
 }
 
 /// `Key=Value` from the command line.
@@ -210,5 +217,17 @@ mod tests {
         );
         let bad = BTreeMap::from([("A".to_string(), "a".to_string()), ("B".to_string(), "z".to_string())]);
         assert!(check_effective(&t, &bad, "p.json").unwrap_err().to_string().contains("not one of AllowedValues"));
+    }
+
+    #[test]
+    fn deployed_parameters_are_compared_with_defaults_filled_in() {
+        let t = template(T);
+        let effective = BTreeMap::from([("A".to_string(), "a".to_string())]);
+        let deployed = |b: &str| BTreeMap::from([("A".to_string(), "a".to_string()), ("B".to_string(), b.to_string())]);
+        assert!(deployed_parameters_match(&t, &effective, &deployed("x")));
+        assert!(!deployed_parameters_match(&t, &effective, &deployed("y")));
+        assert!(!deployed_parameters_match(&t, &effective, &BTreeMap::new()));
+        let secret = template(&T.replace("A: {Type: String}", "A: {Type: String, NoEcho: true}"));
+        assert!(!deployed_parameters_match(&secret, &effective, &deployed("x")), "NoEcho values read back as ****");
     }
 }
