@@ -55,19 +55,8 @@ pub struct SiteBundle {
     pub files: BTreeMap<String, SiteFile>,
 }
 
-/// One file of the site bundle. Fields are in alphabetical order so that JSON keys come out sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteFile {
-    /// e.g. `public, max-age=31536000, immutable` (fingerprinted) or `no-cache` (HTML, config.json).
-    pub cache_control: String,
-    /// e.g. `text/html; charset=utf-8`.
-    pub content_type: String,
-    /// Whether the name carries a content hash (so the file never changes under this name).
-    pub fingerprinted: bool,
-    /// Lowercase hex sha256 of the file bytes.
-    pub sha256: String,
-    pub size: u64,
-}
+/// One file of the site bundle (defined in [`crate::site`], which `xtask/build.rs` compiles too).
+pub use crate::site::SiteFile;
 
 /// Everything a deploy uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
