@@ -162,7 +162,8 @@ impl Notes for DynamoNotes {
     }
 
     async fn list(&self, user: &UserId, limit: usize, after: Option<Id>) -> Result<(Vec<Note>, Option<Id>), StoreError> {
-        let limit = i32::try_from(limit.clamp(1, crate::MAX_PAGE)).unwrap_or(1);
+        // One more than asked: a full page then knows whether more follow (no empty last page).
+        let limit = limit.clamp(1, crate::MAX_PAGE);
         let out = self
             .client
             .query()
@@ -172,18 +173,21 @@ impl Notes for DynamoNotes {
             .expression_attribute_values(":prefix", s("NOTE#".into()))
             .scan_index_forward(false)
             .consistent_read(true)
-            .limit(limit)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .set_exclusive_start_key(after.map(|id| Self::key(user, note_sk(id))))
             .send()
             .await
             .map_err(sdk)?;
-        let notes = out.items().iter().map(note_from_item).collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => {
-                let sk = key.get("sk").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::other("bad LastEvaluatedKey"))?;
-                Some(sk.strip_prefix("NOTE#").and_then(Id::parse).ok_or_else(|| StoreError::other("bad LastEvaluatedKey"))?)
+        let mut notes = out.items().iter().map(note_from_item).collect::<Result<Vec<_>, _>>()?;
+        let next = if notes.len() > limit {
+            notes.truncate(limit);
+            notes.last().map(|n| n.id)
+        } else {
+            // Fewer than asked but a LastEvaluatedKey: DynamoDB's 1 MB page ended early.
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => notes.last().map(|n| n.id),
+                _ => None,
             }
-            _ => None,
         };
         Ok((notes, next))
     }

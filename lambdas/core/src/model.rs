@@ -57,6 +57,13 @@ impl Serialize for Id {
     }
 }
 
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+        let s = String::deserialize(d)?;
+        Id::parse(&s).ok_or_else(|| serde::de::Error::custom("not a note id"))
+    }
+}
+
 /// Validated content of a note (what a client sends on create and replace).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteContent {
@@ -65,7 +72,7 @@ pub struct NoteContent {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub id: Id,
     pub title: String,
@@ -105,7 +112,7 @@ pub fn blob_key(user: &UserId, note: Id, attachment: Id) -> String {
 }
 
 /// One page of a listing; `next_cursor` is opaque to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
