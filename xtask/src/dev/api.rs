@@ -1,4 +1,5 @@
-//! The one place that builds the API for the dev server: the notes API router on in-memory stores.
+//! The one place that builds the API for the dev server: the notes API router (the same
+//! `notes_api::router` the `api` Lambda runs) on in-memory stores.
 
 use std::sync::Arc;
 
@@ -13,19 +14,9 @@ pub struct Api {
     pub blobs: Arc<MemoryBlobs>,
 }
 
-/// The API on in-memory adapters. `site_origin` is the origin CORS allows; `blobs_base_url` is
-/// where presigned upload/download URLs point (the dev server's `/_blobs`).
+/// The API on in-memory adapters. `site_origin` is the origin the router's CORS allows;
+/// `blobs_base_url` is where presigned upload/download URLs point (the dev server's `/_blobs`).
 pub fn in_memory(site_origin: &str, blobs_base_url: &str) -> anyhow::Result<Api> {
-    let _ = site_origin;
-    let blobs = Arc::new(MemoryBlobs::new(blobs_base_url));
-    // The notes API crate (issue 4) has no library yet on this branch: until it is merged, every API
-    // route answers 503 with an error saying so, rather than pretending.
-    let router = Router::new().fallback(|| async {
-        (
-            http::StatusCode::SERVICE_UNAVAILABLE,
-            [(http::header::CONTENT_TYPE, "application/json")],
-            r#"{"error":{"code":"not_merged","message":"the notes API (lambdas/api) is not merged into this build yet"}}"#,
-        )
-    });
-    Ok(Api { router, blobs })
+    let (state, blobs) = notes_api::AppState::in_memory(blobs_base_url, Some(site_origin.to_string()));
+    Ok(Api { router: notes_api::router(state), blobs })
 }
