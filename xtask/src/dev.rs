@@ -103,11 +103,11 @@ impl TokenCmd {
 }
 
 /// How a dev server run ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Outcome {
     Stopped,
-    /// The API's sources changed and the new binary built: start it in place of this one.
-    Restart,
+    /// The API's sources changed and this new binary built: start it in place of this one.
+    Restart(PathBuf),
 }
 
 impl Serve {
@@ -119,8 +119,12 @@ impl Serve {
             )
             .into());
         }
-        // Taken before any rebuild: after cargo replaces the binary, /proc/self/exe names a deleted file.
-        let exe = std::env::current_exe().context("cannot find the running xtask binary")?;
+        // A restart runs a private copy of the new build (see `build_xtask`); it is not needed on disk.
+        if let Ok(exe) = std::env::current_exe()
+            && exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("xtask-dev-restart-"))
+        {
+            let _ = std::fs::remove_file(&exe);
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -130,7 +134,7 @@ impl Serve {
         runtime.shutdown_timeout(Duration::from_secs(1));
         match outcome {
             Outcome::Stopped => Ok(()),
-            Outcome::Restart => restart(&exe),
+            Outcome::Restart(exe) => restart(&exe),
         }
     }
 }
@@ -212,7 +216,7 @@ async fn serve(ctx: &Ctx, opts: &Serve) -> anyhow::Result<Outcome> {
     eprintln!("    in-memory stores (data lasts until the server stops); site bundled in {} ms", site_took.as_millis());
     eprintln!("    sign in with any user name; a token for curl: cargo xtask dev token alice");
 
-    let (restart_tx, mut restart_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let (restart_tx, mut restart_rx) = tokio::sync::mpsc::channel::<PathBuf>(1);
     if opts.no_watch {
         eprintln!("    not watching for changes (--no-watch); Ctrl-C stops");
     } else {
@@ -225,7 +229,7 @@ async fn serve(ctx: &Ctx, opts: &Serve) -> anyhow::Result<Outcome> {
 
     let outcome = tokio::select! {
         () = shutdown_signal() => Outcome::Stopped,
-        Some(()) = restart_rx.recv() => Outcome::Restart,
+        Some(exe) = restart_rx.recv() => Outcome::Restart(exe),
         Some(result) = servers.join_next() => {
             let _ = stop_tx.send(true);
             result.context("a server task failed")?.context("a server stopped")?;
@@ -235,7 +239,7 @@ async fn serve(ctx: &Ctx, opts: &Serve) -> anyhow::Result<Outcome> {
     let _ = stop_tx.send(true);
     // Graceful, but bounded: a browser holding a connection open must not keep us alive.
     let _ = tokio::time::timeout(Duration::from_secs(3), async { while servers.join_next().await.is_some() {} }).await;
-    if outcome == Outcome::Stopped {
+    if matches!(outcome, Outcome::Stopped) {
         eprintln!("    stopped");
     }
     Ok(outcome)
@@ -290,7 +294,11 @@ async fn watch_site(root: PathBuf, site: Site, stop: tokio::sync::watch::Receive
 
 /// Rebuilds the xtask (which links the API) when the API's sources change, and asks for a restart
 /// when that build succeeds.
-async fn watch_api(root: PathBuf, restart: tokio::sync::mpsc::Sender<()>, stop: tokio::sync::watch::Receiver<bool>) {
+async fn watch_api(
+    root: PathBuf,
+    restart: tokio::sync::mpsc::Sender<PathBuf>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     let roots = vec![
         root.join("lambdas"),
         root.join("xtask/src"),
@@ -315,22 +323,46 @@ async fn watch_api(root: PathBuf, restart: tokio::sync::mpsc::Sender<()>, stop: 
         eprintln!("==> API sources changed: cargo build -p xtask (the site and the current API keep serving)");
         let started = Instant::now();
         let root2 = root.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            std::process::Command::new(cargo)
-                .args(["build", "--quiet", "--package", "xtask"])
-                .current_dir(root2)
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .await
-        .unwrap_or(false);
+        let built = tokio::task::spawn_blocking(move || build_xtask(&root2)).await.ok().flatten();
         building.store(false, std::sync::atomic::Ordering::SeqCst);
-        if built {
+        if let Some(exe) = built {
             eprintln!("    built in {:.1}s", started.elapsed().as_secs_f64());
-            let _ = restart.send(()).await;
+            let _ = restart.send(exe).await;
             return;
         }
         eprintln!("    build failed (see above): still serving the previous API; save again to retry");
     }
+}
+
+/// `cargo build -p xtask`; the path of the built binary when it succeeded.
+fn build_xtask(root: &Path) -> Option<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--message-format",
+            "json-render-diagnostics",
+        ])
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let built = String::from_utf8_lossy(&out.stdout).lines().find_map(|line| {
+        let message: serde_json::Value = serde_json::from_str(line).ok()?;
+        (message["reason"] == "compiler-artifact" && message["target"]["name"] == "xtask")
+            .then(|| message["executable"].as_str().map(PathBuf::from))
+            .flatten()
+    })?;
+    // Run a private copy: another checkout sharing CARGO_TARGET_DIR may replace target/debug/xtask
+    // with its own build at any moment.
+    let copy = built.parent()?.join(format!("xtask-dev-restart-{}", std::process::id()));
+    let tmp = copy.with_extension("tmp");
+    std::fs::copy(&built, &tmp).and_then(|_| std::fs::rename(&tmp, &copy)).ok()?;
+    Some(copy)
 }
