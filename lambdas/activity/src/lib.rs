@@ -34,7 +34,8 @@ pub async fn handle(activity: &dyn Activity, event: Event) -> DynamoDbEventRespo
             Err(e) => {
                 tracing::warn!(event_id = %record.event_id, error = %e, "cannot record; Lambda retries from this record");
                 let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone()));
+                failure.item_identifier =
+                    Some(record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone()));
                 response.batch_item_failures.push(failure);
                 break;
             }
@@ -53,13 +54,17 @@ pub fn to_activity(record: &EventRecord) -> Result<Option<ActivityEvent>, &'stat
     let image = if removed { &record.change.old_image } else { &record.change.new_image };
     let image = serde_json::to_value(image).map_err(|_| "image does not serialize")?;
     let text = |name: &str| image.get(name).and_then(|v| v.get("S")).and_then(Value::as_str).map(str::to_string);
-    let number = |name: &str| image.get(name).and_then(|v| v.get("N")).and_then(Value::as_str).and_then(|n| n.parse::<u64>().ok());
+    let number = |name: &str| {
+        image.get(name).and_then(|v| v.get("N")).and_then(Value::as_str).and_then(|n| n.parse::<u64>().ok())
+    };
     let Some(kind) = text("kind") else {
         return Err("image without kind (is the stream view NEW_AND_OLD_IMAGES?)");
     };
     let user = text("user").as_deref().and_then(UserId::new).ok_or("image without a valid user")?;
-    let stream_time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(record.change.approximate_creation_date_time.timestamp_millis()) * 1_000_000)
-        .map_err(|_| "bad ApproximateCreationDateTime")?;
+    let stream_time = OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(record.change.approximate_creation_date_time.timestamp_millis()) * 1_000_000,
+    )
+    .map_err(|_| "bad ApproximateCreationDateTime")?;
     // Writes carry their own millisecond timestamps; removals only have the stream's time.
     let written_at = |name: &str| text(name).as_deref().and_then(notes_core::parse_rfc3339);
     let (kind, at) = match (kind.as_str(), record.event_name.as_str()) {

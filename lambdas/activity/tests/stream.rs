@@ -190,7 +190,8 @@ async fn postgres_outage_delays_activity_but_loses_none() {
     proxy.set_up(true);
     assert!(notes_activity::handle(&activity, stream.event(1..4)).await.batch_item_failures.is_empty());
     assert!(notes_activity::handle(&activity, stream.event(0..4)).await.batch_item_failures.is_empty());
-    let titles: Vec<String> = activity.list(&uid, 10, None).await.unwrap().items.into_iter().filter_map(|i| i.title).collect();
+    let titles: Vec<String> =
+        activity.list(&uid, 10, None).await.unwrap().items.into_iter().filter_map(|i| i.title).collect();
     assert_eq!(titles, vec!["n3", "n2", "n1", "n0"]);
 }
 

@@ -42,9 +42,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found(),
-            StoreError::VersionMismatch => {
-                ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", "the note changed since you read it")
-            }
+            StoreError::VersionMismatch => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "the note changed since you read it",
+            ),
             StoreError::Limit(message) => ApiError::new(StatusCode::CONFLICT, "limit_reached", message),
             StoreError::Unavailable(_) => ApiError::unavailable(),
             StoreError::Other(detail) => {

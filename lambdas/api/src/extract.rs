@@ -27,7 +27,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/json",
+            ));
         }
         let declared = req
             .headers()
@@ -75,11 +79,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "limit" => {
-                    params.limit = value
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=notes_core::MAX_PAGE).contains(n))
-                        .ok_or_else(|| ApiError::bad_request(format!("limit must be an integer from 1 to {}", notes_core::MAX_PAGE)))?;
+                    params.limit =
+                        value.parse::<usize>().ok().filter(|n| (1..=notes_core::MAX_PAGE).contains(n)).ok_or_else(
+                            || {
+                                ApiError::bad_request(format!(
+                                    "limit must be an integer from 1 to {}",
+                                    notes_core::MAX_PAGE
+                                ))
+                            },
+                        )?;
                 }
                 "cursor" => {
                     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -92,17 +92,13 @@ async fn probe(f: impl Future<Output = Result<(), notes_core::StoreError>>) -> &
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let (dynamodb, postgres, s3, redis) = tokio::join!(
-        probe(state.notes.health()),
-        probe(state.activity.health()),
-        probe(state.blobs.health()),
-        async {
+    let (dynamodb, postgres, s3, redis) =
+        tokio::join!(probe(state.notes.health()), probe(state.activity.health()), probe(state.blobs.health()), async {
             match &state.cache {
                 Some(cache) => probe(cache.health()).await,
                 None => "disabled",
             }
-        },
-    );
+        },);
     let up = dynamodb == "ok";
     let all = up && postgres == "ok" && s3 == "ok" && redis != "unavailable";
     let body = json!({
@@ -123,7 +119,11 @@ pub async fn openapi() -> Response {
 
 // ---- notes ---------------------------------------------------------------------------------
 
-pub async fn create_note(State(state): State<AppState>, Caller(user): Caller, JsonBody(input): JsonBody<NoteInput>) -> Result<Response, ApiError> {
+pub async fn create_note(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    JsonBody(input): JsonBody<NoteInput>,
+) -> Result<Response, ApiError> {
     let content = validate::note(input.title, input.body, input.tags)?;
     let note = state.notes.create(&user, content).await?;
     invalidate(&state, &user, None).await;
@@ -134,7 +134,11 @@ pub async fn create_note(State(state): State<AppState>, Caller(user): Caller, Js
     Ok(response)
 }
 
-pub async fn list_notes(State(state): State<AppState>, Caller(user): Caller, params: ListParams) -> Result<Json<Page<Note>>, ApiError> {
+pub async fn list_notes(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    params: ListParams,
+) -> Result<Json<Page<Note>>, ApiError> {
     let after = match &params.cursor {
         Some(c) => Some(decode_note_cursor(c).ok_or_else(|| ApiError::bad_request("malformed cursor"))?),
         None => None,
@@ -153,7 +157,11 @@ pub async fn list_notes(State(state): State<AppState>, Caller(user): Caller, par
     Ok(Json(page))
 }
 
-pub async fn get_note(State(state): State<AppState>, Caller(user): Caller, Path(note): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_note(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(note): Path<String>,
+) -> Result<Response, ApiError> {
     let note = id(&note)?;
     let key = note_key(&user, note);
     if let Some(cached) = cache_get::<Note>(&state, &key, "v").await {
@@ -177,7 +185,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
     let tag = value.strip_prefix("W/").unwrap_or(value);
     match tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<u64>().ok()) {
         Some(version) => Ok(Some(Some(version))),
-        None => Err(ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", "If-Match does not match the note")),
+        None => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "If-Match does not match the note",
+        )),
     }
 }
 
@@ -190,7 +202,11 @@ pub async fn update_note(
 ) -> Result<Response, ApiError> {
     let note = id(&note)?;
     let Some(expected) = if_match(&headers)? else {
-        return Err(ApiError::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required", "send If-Match with the note's ETag"));
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "send If-Match with the note's ETag",
+        ));
     };
     let content = validate::note(input.title, input.body, input.tags)?;
     let result = state.notes.update(&user, note, expected, content).await;
@@ -200,7 +216,11 @@ pub async fn update_note(
     Ok(note_response(StatusCode::OK, &result?))
 }
 
-pub async fn delete_note(State(state): State<AppState>, Caller(user): Caller, Path(note): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_note(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(note): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let note = id(&note)?;
     let removed = state.notes.delete(&user, note).await?;
     invalidate(&state, &user, Some(note)).await;
@@ -227,7 +247,7 @@ pub async fn create_attachment(
     JsonBody(input): JsonBody<AttachmentInput>,
 ) -> Result<Response, ApiError> {
     let note = id(&note)?;
-    let new = validate::attachment(input.filename, input.content_type, input.size)?;
+    let new = validate::attachment(input.filename, &input.content_type, input.size)?;
     let attachment_id = Id::new();
     let attachment = Attachment {
         id: attachment_id,
@@ -238,9 +258,11 @@ pub async fn create_attachment(
         size: new.size,
         created_at: notes_core::now(),
     };
-    let upload = state.blobs.presign_upload(&attachment.key, &attachment.content_type, attachment.size, PRESIGN).await?;
+    let upload =
+        state.blobs.presign_upload(&attachment.key, &attachment.content_type, attachment.size, PRESIGN).await?;
     state.notes.add_attachment(&user, &attachment).await?;
-    let headers: serde_json::Map<String, Value> = upload.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let headers: serde_json::Map<String, Value> =
+        upload.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let body = json!({
         "id": attachment.id,
         "note_id": attachment.note_id,
@@ -260,7 +282,11 @@ pub async fn create_attachment(
     Ok(response)
 }
 
-pub async fn list_attachments(State(state): State<AppState>, Caller(user): Caller, Path(note): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list_attachments(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(note): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let note = id(&note)?;
     let attachments = state.notes.list_attachments(&user, note).await?;
     let mut items = Vec::with_capacity(attachments.len());
@@ -292,7 +318,11 @@ pub async fn delete_attachment(
 
 // ---- activity, stats -----------------------------------------------------------------------
 
-pub async fn activity(State(state): State<AppState>, Caller(user): Caller, params: ListParams) -> Result<Response, ApiError> {
+pub async fn activity(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    params: ListParams,
+) -> Result<Response, ApiError> {
     let after = match &params.cursor {
         Some(c) => Some(ActivityCursor::decode(c).ok_or_else(|| ApiError::bad_request("malformed cursor"))?),
         None => None,

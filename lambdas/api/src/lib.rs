@@ -72,7 +72,10 @@ impl AppState {
     /// In-memory stores (the embedded default of `cargo xtask dev`): note writes feed the activity
     /// log directly, presigned URLs point at `blob_base_url` (serve them with
     /// [`dev_blob_routes`]). Returns the blob store too, for those routes.
-    pub fn in_memory(blob_base_url: &str, site_origin: Option<String>) -> (AppState, Arc<notes_core::memory::MemoryBlobs>) {
+    pub fn in_memory(
+        blob_base_url: &str,
+        site_origin: Option<String>,
+    ) -> (AppState, Arc<notes_core::memory::MemoryBlobs>) {
         use notes_core::memory::{MemoryActivity, MemoryBlobs, MemoryCache, MemoryNotes};
         let activity = Arc::new(MemoryActivity::new());
         let blobs = Arc::new(MemoryBlobs::new(blob_base_url));
@@ -124,7 +127,7 @@ pub fn router(state: AppState) -> Router {
         api = api.route(path, handler);
     }
     let api = api
-        .fallback(|| async { ApiError::not_found() })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this resource")
         })
@@ -179,7 +182,8 @@ async fn cors(State(origin): State<Option<String>>, req: Request, next: Next) ->
         (Some(site), Some(from)) => site == from,
         _ => false,
     };
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight =
+        req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if preflight {
         let mut r = StatusCode::NO_CONTENT.into_response();
         if allowed {
@@ -230,7 +234,8 @@ pub fn dev_blob_routes(blobs: Arc<notes_core::memory::MemoryBlobs>) -> Router {
         headers: http::HeaderMap,
         body: axum::body::Bytes,
     ) -> StatusCode {
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
+        let content_type =
+            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
         blobs.put_object(&key, content_type, body.to_vec());
         StatusCode::OK
     }

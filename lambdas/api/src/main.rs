@@ -35,14 +35,16 @@ async fn main() -> Result<(), Error> {
         notes_api::router(notes_api::AppState::from_env().await?)
     } else {
         tracing::info!("in-memory stores (set NOTES_TABLE etc. for real ones)");
-        let (state, blobs) = notes_api::AppState::in_memory(&format!("http://{addr}/dev-blobs"), std::env::var("SITE_ORIGIN").ok());
+        let (state, blobs) =
+            notes_api::AppState::in_memory(&format!("http://{addr}/dev-blobs"), std::env::var("SITE_ORIGIN").ok());
         notes_api::router(state).nest_service("/dev-blobs", notes_api::dev_blob_routes(blobs))
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{addr} (try /v1/health)");
-    axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

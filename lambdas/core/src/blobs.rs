@@ -45,7 +45,13 @@ fn presigning(expires: Duration) -> Result<PresigningConfig, StoreError> {
 
 #[async_trait]
 impl Blobs for S3Blobs {
-    async fn presign_upload(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<PresignedUpload, StoreError> {
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires: Duration,
+    ) -> Result<PresignedUpload, StoreError> {
         let size = i64::try_from(size).map_err(StoreError::other)?;
         let request = self
             .client
@@ -62,11 +68,7 @@ impl Blobs for S3Blobs {
             .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
             .collect();
-        Ok(PresignedUpload {
-            url: request.uri().to_string(),
-            headers,
-            expires_at: crate::model::now() + expires,
-        })
+        Ok(PresignedUpload { url: request.uri().to_string(), headers, expires_at: crate::model::now() + expires })
     }
 
     async fn presign_download(&self, key: &str, filename: &str, expires: Duration) -> Result<String, StoreError> {
@@ -103,6 +105,7 @@ impl Blobs for S3Blobs {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(sdk)`
 fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,

@@ -25,10 +25,17 @@ pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Installs aws-lc-rs as rustls' process-wide provider (the SDK's own), so every TLS client in the
-/// process (Redis included) uses the same one. Idempotent.
+/// Installs ring as rustls' process-wide provider (the workspace's one TLS stack), so every TLS
+/// client in the process (Redis included) uses the same one. Idempotent.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The one HTTPS client of every SDK client: rustls with ring (the SDK crates' own TLS features
+/// are off; see the workspace Cargo.toml).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// SDK configuration from the environment (Lambda role credentials, region, `AWS_ENDPOINT_URL`),
@@ -38,6 +45,7 @@ pub async fn sdk_config() -> SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
@@ -86,8 +94,10 @@ pub struct RdsIam {
 
 impl RdsIam {
     pub async fn auth_token(&self) -> Result<String, StoreError> {
-        let provider = self.credentials.as_ref().ok_or_else(|| StoreError::other("no AWS credentials for RDS IAM auth"))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| StoreError::unavailable(format!("credentials: {e}")))?;
+        let provider =
+            self.credentials.as_ref().ok_or_else(|| StoreError::other("no AWS credentials for RDS IAM auth"))?;
+        let credentials =
+            provider.provide_credentials().await.map_err(|e| StoreError::unavailable(format!("credentials: {e}")))?;
         rds_auth_token(&self.host, self.port, &self.user, &self.region, credentials, SystemTime::now())
     }
 }
@@ -118,7 +128,8 @@ pub fn rds_auth_token(
         .map_err(StoreError::other)?
         .into();
     let url = format!("https://{host}:{port}/?Action=connect&DBUser={}", encode(user));
-    let request = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
+    let request =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[])).map_err(StoreError::other)?;
     let (instructions, _signature) = sign(request, &params).map_err(StoreError::other)?.into_parts();
     let (_headers, query) = instructions.into_parts();
     let mut token = format!("{host}:{port}/?Action=connect&DBUser={}", encode(user));
@@ -165,7 +176,8 @@ pub fn redis_url() -> Option<String> {
 mod tests {
     #[test]
     fn rds_token_has_the_documented_shape() {
-        let credentials = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", Some("tok/en+=".into()), None, "test");
+        let credentials =
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", Some("tok/en+=".into()), None, "test");
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let token = super::rds_auth_token("db.example.internal", 5432, "app", "eu-west-1", credentials, at).unwrap();
         assert!(token.starts_with("db.example.internal:5432/?Action=connect&DBUser=app&"), "{token}");

@@ -52,7 +52,9 @@ impl DynamoNotes {
                 .build()
                 .map_err(StoreError::other)
         };
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::other);
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::other)
+        };
         client
             .create_table()
             .table_name(table)
@@ -161,7 +163,12 @@ impl Notes for DynamoNotes {
         }
     }
 
-    async fn list(&self, user: &UserId, limit: usize, after: Option<Id>) -> Result<(Vec<Note>, Option<Id>), StoreError> {
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<Id>,
+    ) -> Result<(Vec<Note>, Option<Id>), StoreError> {
         // One more than asked: a full page then knows whether more follow (no empty last page).
         let limit = limit.clamp(1, crate::MAX_PAGE);
         let out = self
@@ -192,16 +199,27 @@ impl Notes for DynamoNotes {
         Ok((notes, next))
     }
 
-    async fn update(&self, user: &UserId, id: Id, expected: Option<u64>, content: NoteContent) -> Result<Note, StoreError> {
+    async fn update(
+        &self,
+        user: &UserId,
+        id: Id,
+        expected: Option<u64>,
+        content: NoteContent,
+    ) -> Result<Note, StoreError> {
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, note_sk(id))))
-            .update_expression("SET title = :title, body = :body, tags = :tags, version = version + :one, updated_at = :at")
+            .update_expression(
+                "SET title = :title, body = :body, tags = :tags, version = version + :one, updated_at = :at",
+            )
             .expression_attribute_values(":title", s(content.title))
             .expression_attribute_values(":body", s(content.body))
-            .expression_attribute_values(":tags", AttributeValue::L(content.tags.into_iter().map(AttributeValue::S).collect()))
+            .expression_attribute_values(
+                ":tags",
+                AttributeValue::L(content.tags.into_iter().map(AttributeValue::S).collect()),
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":at", s(rfc3339(now())))
             .return_values(ReturnValue::AllNew);
@@ -226,16 +244,18 @@ impl Notes for DynamoNotes {
 
     async fn delete(&self, user: &UserId, id: Id) -> Result<Vec<Attachment>, StoreError> {
         let attachments = self.attachments_of(user, id).await?;
-        let mut items = vec![TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(Self::key(user, note_sk(id))))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .map_err(StoreError::other)?,
-            )
-            .build()];
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(user, note_sk(id))))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .map_err(StoreError::other)?,
+                )
+                .build(),
+        ];
         for a in &attachments {
             items.push(
                 TransactWriteItem::builder()
@@ -451,6 +471,7 @@ fn transaction_condition_failed<R>(
 
 /// Every SDK failure other than a lost condition means "try again later" for the caller; the full
 /// context goes to the log only.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(sdk)`
 fn sdk<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,

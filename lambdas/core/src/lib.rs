@@ -17,8 +17,8 @@ pub mod dynamo;
 pub mod error;
 pub mod memory;
 pub mod model;
-pub mod postgres;
 pub mod ports;
+pub mod postgres;
 pub mod validate;
 
 pub use error::{StoreError, ValidationError};

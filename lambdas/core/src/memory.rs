@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use time::Date;
 
 use crate::error::StoreError;
-use crate::model::{ActivityEvent, ActivityItem, ActivityKind, Attachment, DayCount, Id, Note, NoteContent, Page, Stats, UserId, now};
+use crate::model::{
+    ActivityEvent, ActivityItem, ActivityKind, Attachment, DayCount, Id, Note, NoteContent, Page, Stats, UserId, now,
+};
 use crate::ports::{Activity, ActivityCursor, Blobs, Cache, Notes, PresignedUpload};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -42,7 +44,14 @@ impl MemoryNotes {
         MemoryNotes { data: Mutex::default(), activity: Some(activity) }
     }
 
-    fn emit(&self, user: &UserId, kind: ActivityKind, note_id: Id, attachment: Option<&Attachment>, title: Option<String>) {
+    fn emit(
+        &self,
+        user: &UserId,
+        kind: ActivityKind,
+        note_id: Id,
+        attachment: Option<&Attachment>,
+        title: Option<String>,
+    ) {
         if let Some(activity) = &self.activity {
             activity.push(ActivityEvent {
                 event_id: Id::new().to_string(),
@@ -62,7 +71,15 @@ impl MemoryNotes {
 impl Notes for MemoryNotes {
     async fn create(&self, user: &UserId, content: NoteContent) -> Result<Note, StoreError> {
         let at = now();
-        let note = Note { id: Id::new(), title: content.title, body: content.body, tags: content.tags, version: 1, created_at: at, updated_at: at };
+        let note = Note {
+            id: Id::new(),
+            title: content.title,
+            body: content.body,
+            tags: content.tags,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
         lock(&self.data).notes.entry(user.clone()).or_default().insert(note.id, note.clone());
         self.emit(user, ActivityKind::NoteCreated, note.id, None, Some(note.title.clone()));
         Ok(note)
@@ -72,7 +89,12 @@ impl Notes for MemoryNotes {
         lock(&self.data).notes.get(user).and_then(|n| n.get(&id)).cloned().ok_or(StoreError::NotFound)
     }
 
-    async fn list(&self, user: &UserId, limit: usize, after: Option<Id>) -> Result<(Vec<Note>, Option<Id>), StoreError> {
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<Id>,
+    ) -> Result<(Vec<Note>, Option<Id>), StoreError> {
         let limit = limit.clamp(1, crate::MAX_PAGE);
         let data = lock(&self.data);
         let Some(notes) = data.notes.get(user) else {
@@ -85,7 +107,13 @@ impl Notes for MemoryNotes {
         Ok((page, next))
     }
 
-    async fn update(&self, user: &UserId, id: Id, expected: Option<u64>, content: NoteContent) -> Result<Note, StoreError> {
+    async fn update(
+        &self,
+        user: &UserId,
+        id: Id,
+        expected: Option<u64>,
+        content: NoteContent,
+    ) -> Result<Note, StoreError> {
         let note = {
             let mut data = lock(&self.data);
             let note = data.notes.get_mut(user).and_then(|n| n.get_mut(&id)).ok_or(StoreError::NotFound)?;
@@ -115,29 +143,34 @@ impl Notes for MemoryNotes {
             (note, removed)
         };
         for a in &removed {
-            self.emit(user, ActivityKind::AttachmentDeleted, id, Some(a), Some(note.title.clone()));
+            self.emit(user, ActivityKind::AttachmentDeleted, id, Some(a), Some(a.filename.clone()));
         }
         self.emit(user, ActivityKind::NoteDeleted, id, None, Some(note.title));
         Ok(removed)
     }
 
     async fn add_attachment(&self, user: &UserId, attachment: &Attachment) -> Result<(), StoreError> {
-        let title = {
+        {
             let mut data = lock(&self.data);
-            let title = data
-                .notes
-                .get(user)
-                .and_then(|n| n.get(&attachment.note_id))
-                .map(|n| n.title.clone())
-                .ok_or(StoreError::NotFound)?;
+            if data.notes.get(user).and_then(|n| n.get(&attachment.note_id)).is_none() {
+                return Err(StoreError::NotFound);
+            }
             let all = data.attachments.entry(user.clone()).or_default();
             if all.keys().filter(|(n, _)| *n == attachment.note_id).count() >= crate::MAX_ATTACHMENTS_PER_NOTE {
-                return Err(StoreError::Limit(format!("at most {} attachments per note", crate::MAX_ATTACHMENTS_PER_NOTE)));
+                return Err(StoreError::Limit(format!(
+                    "at most {} attachments per note",
+                    crate::MAX_ATTACHMENTS_PER_NOTE
+                )));
             }
             all.insert((attachment.note_id, attachment.id), attachment.clone());
-            title
-        };
-        self.emit(user, ActivityKind::AttachmentAdded, attachment.note_id, Some(attachment), Some(title));
+        }
+        self.emit(
+            user,
+            ActivityKind::AttachmentAdded,
+            attachment.note_id,
+            Some(attachment),
+            Some(attachment.filename.clone()),
+        );
         Ok(())
     }
 
@@ -154,13 +187,12 @@ impl Notes for MemoryNotes {
     }
 
     async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
-        let (removed, title) = {
-            let mut data = lock(&self.data);
-            let removed = data.attachments.get_mut(user).and_then(|all| all.remove(&(note, attachment))).ok_or(StoreError::NotFound)?;
-            let title = data.notes.get(user).and_then(|n| n.get(&note)).map(|n| n.title.clone());
-            (removed, title)
-        };
-        self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), title);
+        let removed = lock(&self.data)
+            .attachments
+            .get_mut(user)
+            .and_then(|all| all.remove(&(note, attachment)))
+            .ok_or(StoreError::NotFound)?;
+        self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), Some(removed.filename.clone()));
         Ok(removed)
     }
 
@@ -197,17 +229,23 @@ impl Activity for MemoryActivity {
         Ok(self.push(event.clone()))
     }
 
-    async fn list(&self, user: &UserId, limit: usize, after: Option<&ActivityCursor>) -> Result<Page<ActivityItem>, StoreError> {
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&ActivityCursor>,
+    ) -> Result<Page<ActivityItem>, StoreError> {
         let limit = limit.clamp(1, crate::MAX_PAGE);
         let events = lock(&self.events);
         let mut mine: Vec<&(i64, ActivityEvent)> = events
             .iter()
             .filter(|(seq, e)| &e.user == user && after.is_none_or(|c| (e.at, *seq) < (c.at, c.seq)))
             .collect();
-        mine.sort_by(|(sa, a), (sb, b)| (b.at, *sb).cmp(&(a.at, *sa)));
+        mine.sort_by_key(|(seq, e)| std::cmp::Reverse((e.at, *seq)));
         let more = mine.len() > limit;
         let page: Vec<&(i64, ActivityEvent)> = mine.into_iter().take(limit).collect();
-        let next_cursor = if more { page.last().map(|(seq, e)| ActivityCursor { at: e.at, seq: *seq }.encode()) } else { None };
+        let next_cursor =
+            if more { page.last().map(|(seq, e)| ActivityCursor { at: e.at, seq: *seq }.encode()) } else { None };
         let items = page
             .into_iter()
             .map(|(seq, e)| ActivityItem {
@@ -266,10 +304,13 @@ impl Activity for MemoryActivity {
     }
 }
 
+/// Expiry and fields of one cached key.
+type Entry = (Instant, HashMap<String, String>);
+
 /// A cache in memory with time to live.
 #[derive(Default)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<String, (Instant, HashMap<String, String>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl MemoryCache {
@@ -343,7 +384,13 @@ impl MemoryBlobs {
 
 #[async_trait]
 impl Blobs for MemoryBlobs {
-    async fn presign_upload(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<PresignedUpload, StoreError> {
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires: Duration,
+    ) -> Result<PresignedUpload, StoreError> {
         let expires_at = now() + expires;
         Ok(PresignedUpload {
             url: format!("{}/{key}?expires={}", self.base_url, expires_at.unix_timestamp()),

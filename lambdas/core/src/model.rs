@@ -161,6 +161,7 @@ pub struct ActivityEvent {
     pub kind: ActivityKind,
     pub note_id: String,
     pub attachment_id: Option<String>,
+    /// The note's title; the file name for attachment events.
     pub title: Option<String>,
     /// Size of an added attachment, for stats.
     pub size: Option<u64>,

@@ -19,10 +19,17 @@ pub trait Notes: Send + Sync {
     async fn get(&self, user: &UserId, id: Id) -> Result<Note, StoreError>;
     /// Newest first; `after` is the last id of the previous page. Returns the page and the id to
     /// continue after, if there may be more.
-    async fn list(&self, user: &UserId, limit: usize, after: Option<Id>) -> Result<(Vec<Note>, Option<Id>), StoreError>;
+    async fn list(&self, user: &UserId, limit: usize, after: Option<Id>)
+    -> Result<(Vec<Note>, Option<Id>), StoreError>;
     /// Replaces the content when the stored version is `expected` (any version when `None`):
     /// `NotFound`, or `VersionMismatch` when another write came first. Bumps the version.
-    async fn update(&self, user: &UserId, id: Id, expected: Option<u64>, content: NoteContent) -> Result<Note, StoreError>;
+    async fn update(
+        &self,
+        user: &UserId,
+        id: Id,
+        expected: Option<u64>,
+        content: NoteContent,
+    ) -> Result<Note, StoreError>;
     /// Deletes the note and its attachments' metadata in one transaction; returns the removed
     /// attachments so the caller can delete their blobs.
     async fn delete(&self, user: &UserId, id: Id) -> Result<Vec<Attachment>, StoreError>;
@@ -44,7 +51,12 @@ pub trait Activity: Send + Sync {
     /// Also maintains the relational projection the stats are computed from.
     async fn record(&self, event: &ActivityEvent) -> Result<bool, StoreError>;
     /// The user's events, newest first; `after` is a cursor from a previous page.
-    async fn list(&self, user: &UserId, limit: usize, after: Option<&ActivityCursor>) -> Result<Page<ActivityItem>, StoreError>;
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&ActivityCursor>,
+    ) -> Result<Page<ActivityItem>, StoreError>;
     /// Totals and activity per day for the 30 days ending with `today` (UTC).
     async fn stats(&self, user: &UserId, today: Date) -> Result<Stats, StoreError>;
     async fn health(&self) -> Result<(), StoreError>;
@@ -107,7 +119,13 @@ pub struct PresignedUpload {
 #[async_trait]
 pub trait Blobs: Send + Sync {
     /// A PUT URL bound to `content_type` and `size`, valid for `expires`.
-    async fn presign_upload(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<PresignedUpload, StoreError>;
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires: Duration,
+    ) -> Result<PresignedUpload, StoreError>;
     /// A GET URL that downloads the object as `filename`, valid for `expires`.
     async fn presign_download(&self, key: &str, filename: &str, expires: Duration) -> Result<String, StoreError>;
     /// Whether the object exists (uploaded).

@@ -39,7 +39,9 @@ impl std::fmt::Debug for PgTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PgTarget::Url(_) => f.write_str("PgTarget::Url(..)"),
-            PgTarget::Iam(iam) => write!(f, "PgTarget::Iam({}:{}/{} as {})", iam.host, iam.port, iam.database, iam.user),
+            PgTarget::Iam(iam) => {
+                write!(f, "PgTarget::Iam({}:{}/{} as {})", iam.host, iam.port, iam.database, iam.user)
+            }
         }
     }
 }
@@ -62,9 +64,11 @@ impl Pg {
     async fn connect(&self) -> Result<Client, StoreError> {
         let (config, tls) = match &self.target {
             PgTarget::Url(url) => {
-                let mut config: Config = url.parse().map_err(|e| StoreError::other(format!("bad DATABASE_URL: {e}")))?;
+                let mut config: Config =
+                    url.parse().map_err(|e| StoreError::other(format!("bad DATABASE_URL: {e}")))?;
                 config.connect_timeout(CONNECT_TIMEOUT);
-                let wants_tls = ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"].iter().any(|m| url.contains(m));
+                let wants_tls =
+                    ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"].iter().any(|m| url.contains(m));
                 (config, wants_tls.then(tls::connector).transpose()?)
             }
             PgTarget::Iam(iam) => {
@@ -208,7 +212,15 @@ impl Activity for PgActivity {
                     .execute(
                         "INSERT INTO activity (event_id, user_id, kind, note_id, attachment_id, title, at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
-                        &[&event.event_id, &user, &event.kind.as_str(), &event.note_id, &event.attachment_id, &event.title, &event.at],
+                        &[
+                            &event.event_id,
+                            &user,
+                            &event.kind.as_str(),
+                            &event.note_id,
+                            &event.attachment_id,
+                            &event.title,
+                            &event.at,
+                        ],
                     )
                     .await?
                     == 1;
@@ -230,17 +242,29 @@ impl Activity for PgActivity {
                             .await?;
                         }
                         ActivityKind::NoteDeleted => {
-                            tx.execute("DELETE FROM notes WHERE user_id = $1 AND note_id = $2", &[&user, &event.note_id])
-                                .await?;
-                            tx.execute("DELETE FROM attachments WHERE user_id = $1 AND note_id = $2", &[&user, &event.note_id])
-                                .await?;
+                            tx.execute(
+                                "DELETE FROM notes WHERE user_id = $1 AND note_id = $2",
+                                &[&user, &event.note_id],
+                            )
+                            .await?;
+                            tx.execute(
+                                "DELETE FROM attachments WHERE user_id = $1 AND note_id = $2",
+                                &[&user, &event.note_id],
+                            )
+                            .await?;
                         }
                         ActivityKind::AttachmentAdded => {
                             let size = i64::try_from(event.size.unwrap_or(0)).unwrap_or(i64::MAX);
                             tx.execute(
                                 "INSERT INTO attachments (user_id, note_id, attachment_id, size, created_at)
                                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                                &[&user, &event.note_id, &event.attachment_id.as_deref().unwrap_or(""), &size, &event.at],
+                                &[
+                                    &user,
+                                    &event.note_id,
+                                    &event.attachment_id.as_deref().unwrap_or(""),
+                                    &size,
+                                    &event.at,
+                                ],
                             )
                             .await?;
                         }
@@ -259,7 +283,12 @@ impl Activity for PgActivity {
             .await
     }
 
-    async fn list(&self, user: &UserId, limit: usize, after: Option<&ActivityCursor>) -> Result<Page<ActivityItem>, StoreError> {
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&ActivityCursor>,
+    ) -> Result<Page<ActivityItem>, StoreError> {
         let limit = limit.clamp(1, crate::MAX_PAGE);
         let fetch = i64::try_from(limit + 1).unwrap_or(101);
         let rows = self
@@ -344,7 +373,7 @@ impl Activity for PgActivity {
 }
 
 mod tls {
-    //! tokio-postgres over rustls (aws-lc-rs provider, the one the AWS SDK uses): no OpenSSL.
+    //! tokio-postgres over rustls with the ring provider (the workspace's one TLS stack): no OpenSSL.
 
     use std::future::Future;
     use std::io;
@@ -369,10 +398,12 @@ mod tls {
             let certs = rustls::pki_types::CertificateDer::pem_file_iter(&path)
                 .map_err(|e| StoreError::other(format!("DB_CA_BUNDLE {path}: {e}")))?;
             for cert in certs {
-                roots.add(cert.map_err(|e| StoreError::other(format!("DB_CA_BUNDLE {path}: {e}")))?).map_err(StoreError::other)?;
+                roots
+                    .add(cert.map_err(|e| StoreError::other(format!("DB_CA_BUNDLE {path}: {e}")))?)
+                    .map_err(StoreError::other)?;
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(StoreError::other)?
@@ -393,7 +424,8 @@ mod tls {
         type Error = io::Error;
 
         fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnector> {
-            let name = ServerName::try_from(domain.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let name =
+                ServerName::try_from(domain.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             Ok(RustlsConnector { config: self.0.clone(), name })
         }
     }

@@ -43,14 +43,14 @@ pub fn note(title: String, body: String, tags: Option<Vec<String>>) -> Result<No
 
 /// File name 1–255 characters without path separators or control characters; content type a plain
 /// `type/subtype` media type (no parameters); size 1 byte to [`MAX_ATTACHMENT_BYTES`].
-pub fn attachment(filename: String, content_type: String, size: u64) -> Result<NewAttachment, ValidationError> {
+pub fn attachment(filename: String, content_type: &str, size: u64) -> Result<NewAttachment, ValidationError> {
     if filename.trim().is_empty() || filename.chars().count() > MAX_FILENAME_CHARS {
         return Err(ValidationError::new("filename", format!("must be 1 to {MAX_FILENAME_CHARS} characters")));
     }
     if filename.chars().any(|c| c.is_control() || c == '/' || c == '\\') || filename == "." || filename == ".." {
         return Err(ValidationError::new("filename", "must be a plain file name"));
     }
-    if !is_media_type(&content_type) {
+    if !is_media_type(content_type) {
         return Err(ValidationError::new("content_type", "must be a media type like image/png"));
     }
     if size == 0 || size > MAX_ATTACHMENT_BYTES {
@@ -61,9 +61,7 @@ pub fn attachment(filename: String, content_type: String, size: u64) -> Result<N
 
 fn is_media_type(s: &str) -> bool {
     let token = |t: &str| {
-        !t.is_empty()
-            && t.len() <= 127
-            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        !t.is_empty() && t.len() <= 127 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     match s.split_once('/') {
         Some((kind, sub)) => token(kind) && token(sub),
@@ -103,7 +101,7 @@ mod tests {
     #[test]
     fn attachment_limits() {
         let check = |name: &str, ct: &str, size: u64, ok: bool| {
-            assert_eq!(attachment(name.into(), ct.into(), size).is_ok(), ok, "{name} {ct} {size}");
+            assert_eq!(attachment(name.into(), ct, size).is_ok(), ok, "{name} {ct} {size}");
         };
         check("a.png", "image/png", 1, true);
         check("report v2.pdf", "application/pdf", MAX_ATTACHMENT_BYTES, true);

@@ -6,12 +6,18 @@ use notes_core::blobs::S3Blobs;
 use notes_core::memory::MemoryBlobs;
 use notes_core::ports::Blobs;
 
-async fn check(blobs: &dyn Blobs, upload: &dyn Fn(&str, &[(String, String)], &[u8]), download: &dyn Fn(&str) -> Vec<u8>) {
+/// Uploads `body` to a presigned URL with its headers.
+type Upload<'a> = &'a dyn Fn(&str, &[(String, String)], &[u8]);
+
+async fn check(blobs: &dyn Blobs, upload: Upload<'_>, download: &dyn Fn(&str) -> Vec<u8>) {
     blobs.health().await.unwrap();
     let key = format!("users/{}/notes/n/a", testkit::unique_name("u"));
     let before = notes_core::now();
     let up = blobs.presign_upload(&key, "text/plain", 5, Duration::from_secs(900)).await.unwrap();
-    assert!(up.expires_at >= before + Duration::from_secs(899) && up.expires_at <= notes_core::now() + Duration::from_secs(901));
+    assert!(
+        up.expires_at >= before + Duration::from_secs(899)
+            && up.expires_at <= notes_core::now() + Duration::from_secs(901)
+    );
     assert!(up.headers.contains(&("content-type".into(), "text/plain".into())), "{:?}", up.headers);
     assert!(!blobs.exists(&key).await.unwrap());
     upload(&up.url, &up.headers, b"hello");
@@ -52,7 +58,8 @@ async fn s3_blobs_keep_the_contract() {
         let url = url.to_string();
         let headers = headers.to_vec();
         let body = body.to_vec();
-        let response = std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, &body).unwrap()).join().unwrap();
+        let response =
+            std::thread::spawn(move || testkit::http::send("PUT", &url, &headers, &body).unwrap()).join().unwrap();
         assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
     };
     let download = |url: &str| {

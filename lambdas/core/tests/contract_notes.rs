@@ -93,7 +93,10 @@ async fn check_attachment_limit(store: &dyn Notes) {
     for i in 0..notes_core::MAX_ATTACHMENTS_PER_NOTE {
         store.add_attachment(&a, &attachment(&a, note.id, &format!("{i}"))).await.unwrap();
     }
-    assert!(matches!(store.add_attachment(&a, &attachment(&a, note.id, "one too many")).await, Err(StoreError::Limit(_))));
+    assert!(matches!(
+        store.add_attachment(&a, &attachment(&a, note.id, "one too many")).await,
+        Err(StoreError::Limit(_))
+    ));
     assert_eq!(store.delete(&a, note.id).await.unwrap().len(), notes_core::MAX_ATTACHMENTS_PER_NOTE);
 }
 

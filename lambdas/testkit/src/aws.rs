@@ -13,9 +13,9 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .http_client(https_client())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            Credentials::new("testing", "testing", None, None, "testkit"),
-        ))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "testkit",
+        )))
         .build()
 }
 

@@ -20,9 +20,7 @@ impl Response {
 
 /// Sends one request and reads the whole response (`Connection: close`).
 pub fn send(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> std::io::Result<Response> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| std::io::Error::other(format!("only http:// URLs: {url}")))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| std::io::Error::other(format!("only http:// URLs: {url}")))?;
     let split = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
     let path = if path.is_empty() { "/" } else { path };
@@ -49,9 +47,8 @@ pub fn send(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) 
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))).collect();
     let mut body = raw[end + 4..].to_vec();
     if headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")) {
         body = dechunk(&body);

@@ -188,9 +188,5 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<String> {
     write!(stream, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    if response.starts_with("HTTP/") {
-        Ok(response)
-    } else {
-        Err(std::io::Error::other("not an HTTP response"))
-    }
+    if response.starts_with("HTTP/") { Ok(response) } else { Err(std::io::Error::other("not an HTTP response")) }
 }

@@ -102,7 +102,10 @@ pub fn target_of(url: &str, default_port: u16) -> SocketAddr {
 mod tests {
     #[test]
     fn rewrites_urls() {
-        assert_eq!(super::rewrite_url("postgres://postgres@127.0.0.1:5432/test", 9), "postgres://postgres@127.0.0.1:9/test");
+        assert_eq!(
+            super::rewrite_url("postgres://postgres@127.0.0.1:5432/test", 9),
+            "postgres://postgres@127.0.0.1:9/test"
+        );
         assert_eq!(super::rewrite_url("redis://127.0.0.1:6379", 9), "redis://127.0.0.1:9");
         assert_eq!(super::rewrite_url("http://h", 9), "http://127.0.0.1:9");
     }

@@ -26,11 +26,7 @@ async fn fresh_databases_are_isolated() {
     client.batch_execute("CREATE TABLE t (x int)").await.unwrap();
     let (client_b, conn) = tokio_postgres::connect(b.url(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
-    let n: i64 = client_b
-        .query_one("SELECT count(*) FROM pg_tables WHERE tablename = 't'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let n: i64 = client_b.query_one("SELECT count(*) FROM pg_tables WHERE tablename = 't'", &[]).await.unwrap().get(0);
     assert_eq!(n, 0);
 }
 
