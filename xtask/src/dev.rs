@@ -13,6 +13,7 @@
 //! disk). When the build fails the previous API keeps serving.
 
 pub mod api;
+pub mod local;
 pub mod server;
 pub mod token;
 pub mod watch;
@@ -65,7 +66,7 @@ pub struct Serve {
     /// Do not watch for changes (for scripts and tests)
     #[arg(long)]
     pub no_watch: bool,
-    /// Stores behind the API: `memory` (embedded, needs nothing) or `local` (not implemented yet)
+    /// Stores behind the API: `memory` (embedded, needs nothing) or `local` (DATABASE_URL, REDIS_URL, moto)
     #[arg(long, value_enum, default_value_t = Backends::Memory)]
     pub backends: Backends,
 }
@@ -74,7 +75,7 @@ pub struct Serve {
 pub enum Backends {
     /// In-memory adapters for every store
     Memory,
-    /// PostgreSQL/Redis from DATABASE_URL/REDIS_URL and moto for DynamoDB/S3 (not implemented yet)
+    /// PostgreSQL/Redis from DATABASE_URL/REDIS_URL, moto for DynamoDB/S3, the activity consumer polling the stream
     Local,
 }
 
@@ -112,13 +113,6 @@ enum Outcome {
 
 impl Serve {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        if self.backends == Backends::Local {
-            return Err(Refusal::new(
-                "`cargo xtask dev --backends local` is not implemented yet",
-                "run `cargo xtask dev` (in-memory stores); the real-backend path is tested by `cargo xtask test`",
-            )
-            .into());
-        }
         // A restart runs a private copy of the new build (see `build_xtask`); it is not needed on disk.
         if let Ok(exe) = std::env::current_exe()
             && exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("xtask-dev-restart-"))
@@ -189,13 +183,20 @@ async fn bind(port: u16, flag: &str) -> anyhow::Result<tokio::net::TcpListener> 
 async fn serve(ctx: &Ctx, opts: &Serve) -> anyhow::Result<Outcome> {
     let site_listener = bind(opts.site_port, "--site-port").await?;
     let api_listener = bind(opts.api_port, "--api-port").await?;
-    let origins = Origins::new(site_listener.local_addr()?, api_listener.local_addr()?);
+    let mut origins = Origins::new(site_listener.local_addr()?, api_listener.local_addr()?);
 
     let signer = Signer::load_or_create(&ctx.target_dir())?;
     let started = Instant::now();
     let site = Site::new(load_site(&ctx.root)?);
     let site_took = started.elapsed();
-    let api = api::in_memory(&origins.site, &format!("{}/_blobs", origins.api))?;
+    let (api, _backends) = match opts.backends {
+        Backends::Memory => (api::in_memory(&origins.site, &format!("{}/_blobs", origins.api))?, None),
+        Backends::Local => {
+            let (api, backends) = local::start(ctx, &origins.site, &origins.site_alias).await?;
+            origins.blobs = Some(backends.blob_origin.clone());
+            (api, Some(backends))
+        }
+    };
     let api_app = server::api_router(api.router, signer, origins.clone(), api.blobs);
     let site_app = server::site_router(site.clone(), origins.clone());
 
@@ -213,7 +214,11 @@ async fn serve(ctx: &Ctx, opts: &Serve) -> anyhow::Result<Outcome> {
     // The two URL lines are the machine-readable part of the output (tests read them); the rest is stderr.
     println!("site  {}/", origins.site);
     println!("api   {}", origins.api);
-    eprintln!("    in-memory stores (data lasts until the server stops); site bundled in {} ms", site_took.as_millis());
+    match opts.backends {
+        Backends::Memory => eprintln!("    in-memory stores (data lasts until the server stops)"),
+        Backends::Local => eprintln!("    real stores: PostgreSQL, Redis, moto (DynamoDB + stream consumer, S3)"),
+    }
+    eprintln!("    site bundled in {} ms", site_took.as_millis());
     eprintln!("    sign in with any user name; a token for curl: cargo xtask dev token alice");
 
     let (restart_tx, mut restart_rx) = tokio::sync::mpsc::channel::<PathBuf>(1);

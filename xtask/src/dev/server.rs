@@ -72,6 +72,8 @@ pub struct Origins {
     pub site_alias: String,
     /// e.g. `http://127.0.0.1:8081`.
     pub api: String,
+    /// Where presigned URLs point when that is not the API server (moto with `--backends local`).
+    pub blobs: Option<String>,
 }
 
 impl Origins {
@@ -80,6 +82,7 @@ impl Origins {
             site: format!("http://127.0.0.1:{}", site.port()),
             site_alias: format!("http://localhost:{}", site.port()),
             api: format!("http://127.0.0.1:{}", api.port()),
+            blobs: None,
         }
     }
 
@@ -91,7 +94,10 @@ impl Origins {
     /// API, Cognito and bucket hosts, and `'self'` in `connect-src` for `/config.json`. No HSTS and no
     /// `upgrade-insecure-requests`: this is plain HTTP on loopback.
     pub fn csp(&self) -> String {
-        let api = &self.api;
+        let api = match &self.blobs {
+            Some(blobs) => format!("{} {blobs}", self.api),
+            None => self.api.clone(),
+        };
         format!(
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {api}; font-src 'self'; \
              connect-src 'self' {api}; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
@@ -163,11 +169,11 @@ async fn serve_site(State(state): State<SiteState>, method: Method, uri: http::U
 struct ApiState {
     signer: Signer,
     origins: Origins,
-    blobs: Arc<MemoryBlobs>,
+    blobs: Option<Arc<MemoryBlobs>>,
 }
 
 /// The API server: dev routes, the blob endpoint and the notes router behind the gateway layer.
-pub fn api_router(notes: Router, signer: Signer, origins: Origins, blobs: Arc<MemoryBlobs>) -> Router {
+pub fn api_router(notes: Router, signer: Signer, origins: Origins, blobs: Option<Arc<MemoryBlobs>>) -> Router {
     let state = ApiState { signer, origins, blobs };
     let gateway = notes.layer(middleware::from_fn_with_state(state.clone(), authorizer));
     Router::new()
@@ -270,6 +276,13 @@ async fn blob(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Some(blobs) = &state.blobs else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No blob store here: presigned URLs point at the real bucket.",
+        );
+    };
     let expires = query.get("expires").and_then(|e| e.parse::<u64>().ok());
     if expires.is_none_or(|e| e < token::unix_now()) {
         return error(StatusCode::FORBIDDEN, "expired", "The presigned URL is missing its expiry or has expired.");
@@ -279,13 +292,13 @@ async fn blob(
             let content_type =
                 headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
             let size = body.len();
-            state.blobs.put_object(&key, content_type, body.to_vec());
+            blobs.put_object(&key, content_type, body.to_vec());
             let etag =
                 format!("\"{}\"", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{key}:{size}")))[..32]);
             (StatusCode::OK, [(header::ETAG, etag)]).into_response()
         }
         Method::GET | Method::HEAD => {
-            let Some((content_type, bytes)) = state.blobs.get_object(&key) else {
+            let Some((content_type, bytes)) = blobs.get_object(&key) else {
                 return error(StatusCode::NOT_FOUND, "no_such_key", "The object does not exist.");
             };
             let filename = key.rsplit('/').next().unwrap_or("download").replace(['"', '\\'], "_");
@@ -332,7 +345,7 @@ mod tests {
         let signer = Signer::from_bytes(&[3; 32]);
         let origins = Origins::new(([127, 0, 0, 1], 8080).into(), ([127, 0, 0, 1], 8081).into());
         let blobs = Arc::new(MemoryBlobs::new("http://127.0.0.1:8081/_blobs"));
-        (api_router(whoami(), signer.clone(), origins, blobs), signer)
+        (api_router(whoami(), signer.clone(), origins, Some(blobs)), signer)
     }
 
     async fn send(app: &Router, request: http::Request<Body>) -> (StatusCode, HeaderMap, String) {
