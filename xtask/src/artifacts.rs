@@ -108,23 +108,27 @@ impl Artifacts {
                 "pass a directory written by `cargo xtask dist` (default target/dist)",
             )
         })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        let invalid = |e: serde_json::Error| {
             Refusal::new(
                 format!("{} is not a valid dist manifest: {e}", manifest_path.display()),
                 "rebuild it with `cargo xtask dist`",
             )
-        })?;
-        if manifest.version != MANIFEST_VERSION {
+        };
+        // The version first, so that a newer format is reported as such, not as unknown fields.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(MANIFEST_VERSION)) {
             return Err(Refusal::new(
                 format!(
-                    "{} has version {}, this xtask reads version {MANIFEST_VERSION}",
+                    "{} has manifest version {}, this xtask reads version {MANIFEST_VERSION}",
                     manifest_path.display(),
-                    manifest.version
+                    version.map_or("(none)".to_string(), |v| v.to_string())
                 ),
                 "rebuild it with this checkout's `cargo xtask dist`",
             )
             .into());
         }
+        let manifest: Manifest = serde_json::from_value(value).map_err(invalid)?;
         verify_sha256sums(dir)?;
         let mut functions = Vec::new();
         for (function, entry) in &manifest.functions {
@@ -132,7 +136,7 @@ impl Artifacts {
             if entry.key != expected_key {
                 return Err(corrupt(
                     dir,
-                    format!("function {function} has key {}, expected {expected_key}", entry.key),
+                    &format!("function {function} has key {}, expected {expected_key}", entry.key),
                 ));
             }
             let path = dir.join(&entry.key);
@@ -150,7 +154,7 @@ impl Artifacts {
         let root = dir.join("site");
         for (rel, file) in &manifest.site {
             if rel.split('/').any(|part| part.is_empty() || part == "." || part == "..") || rel.contains('\\') {
-                return Err(corrupt(dir, format!("site path {rel:?} is not a plain relative path")));
+                return Err(corrupt(dir, &format!("site path {rel:?} is not a plain relative path")));
             }
             verify_file(dir, &root.join(rel), &file.sha256, file.size)?;
         }
@@ -163,7 +167,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn corrupt(dir: &Path, what: String) -> anyhow::Error {
+fn corrupt(dir: &Path, what: &str) -> anyhow::Error {
     Refusal::new(
         format!("{}: {what}", dir.display()),
         "the dist directory was modified or is incomplete; rebuild it with `cargo xtask dist`",
@@ -172,12 +176,12 @@ fn corrupt(dir: &Path, what: String) -> anyhow::Error {
 }
 
 fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", path.display())))?;
     let actual = sha256_hex(&bytes);
     if actual != sha256 || bytes.len() as u64 != size {
         return Err(corrupt(
             dir,
-            format!(
+            &format!(
                 "{} has sha256 {actual} ({} bytes), the manifest says {sha256} ({size} bytes)",
                 path.display(),
                 bytes.len()
@@ -191,18 +195,18 @@ fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Resu
 pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path)
-        .map_err(|e| corrupt(dir, format!("cannot read {}: {e}", sums_path.display())))?;
+        .map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", sums_path.display())))?;
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
         let Some((hash, rel)) = line.split_once("  ") else {
-            return Err(corrupt(dir, format!("malformed SHA256SUMS line {line:?}")));
+            return Err(corrupt(dir, &format!("malformed SHA256SUMS line {line:?}")));
         };
         let path = dir.join(rel);
         let bytes = std::fs::read(&path)
             .with_context(|| format!("SHA256SUMS lists {rel}"))
-            .map_err(|e| corrupt(dir, format!("{e:#}")))?;
+            .map_err(|e| corrupt(dir, &format!("{e:#}")))?;
         let actual = sha256_hex(&bytes);
         if actual != hash {
-            return Err(corrupt(dir, format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
+            return Err(corrupt(dir, &format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
         }
     }
     Ok(())

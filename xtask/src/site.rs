@@ -6,16 +6,18 @@
 //! only use crates that are both dependencies and build-dependencies of xtask.
 //!
 //! What it does:
-//! - walks `static/` (sorted, hidden files and directories skipped, symlinks refused);
+//! - walks `static/` (sorted; hidden files and directories and Markdown notes such as README.md are
+//!   not part of the site; symlinks are refused);
 //! - fingerprints JS, CSS, images and fonts: `app.js` -> `app.<10 hex of sha256>.js`, where the hash
 //!   is of the file's *final* bytes (after its own references were rewritten);
 //! - rewrites references: in HTML, `src`/`href` attributes and module imports in inline `<script>`
 //!   blocks; in CSS, `url(...)` and `@import`; in JS, static `import`/`export ... from '...'` and
 //!   dynamic `import('...')` specifiers that start with `./`, `../` or `/`;
 //! - processes files in dependency order (a module's hash covers the fingerprinted names of what it
-//!   imports, so a change anywhere renames every importer up the chain, Merkle-style). Files in an
-//!   import cycle cannot be named after their own content: they, and whatever depends on them, keep
-//!   their names and are served `no-cache` (their own references are still rewritten);
+//!   imports, so a change anywhere renames every importer up the chain, Merkle-style). Modules on an
+//!   import cycle (including one importing itself) cannot be named after their own content: they
+//!   keep their names and are served `no-cache` (their references are still rewritten); modules that
+//!   merely import them are fingerprinted as usual;
 //! - refuses: a missing or empty `static/`, an unreadable file, a non-UTF-8 path or text file, and a
 //!   fingerprinted name that collides with another file.
 //!
@@ -163,7 +165,8 @@ fn read_sources(static_dir: &Path) -> Result<BTreeMap<String, Source>, BundleErr
     let walk = walkdir::WalkDir::new(static_dir)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter(|e| e.as_ref().map_or(true, |e| !e.file_name().to_string_lossy().ends_with(".md")));
     for entry in walk {
         let entry =
             entry.map_err(|e| error(format!("cannot read {}: {e}", static_dir.display()), "check permissions"))?;
@@ -208,56 +211,64 @@ fn read_sources(static_dir: &Path) -> Result<BTreeMap<String, Source>, BundleErr
 /// Output path -> (bytes, fingerprinted).
 type Outputs = BTreeMap<String, (Vec<u8>, bool)>;
 
-/// Returns (outputs, source path -> output path, warnings).
-fn process(
-    sources: &BTreeMap<String, Source>,
-) -> Result<(Outputs, BTreeMap<String, String>, Vec<String>), BundleError> {
+/// Source path -> output path.
+type Renames = BTreeMap<String, String>;
+
+/// Returns (outputs, renames, warnings).
+fn process(sources: &BTreeMap<String, Source>) -> Result<(Outputs, Renames, Vec<String>), BundleError> {
     // What each text file refers to (resolved source paths); binary files refer to nothing.
     let mut deps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (path, source) in sources {
         let mut found = BTreeSet::new();
         if source.kind != Kind::Other {
             let text = std::str::from_utf8(&source.bytes).expect("checked in read_sources");
-            rewrite(source.kind, path, text, &mut |spec| {
+            rewrite(source.kind, text, &mut |spec| {
                 if let Some(target) = resolve(path, spec, source.kind, sources) {
                     found.insert(target);
                 }
                 None
             });
         }
-        found.remove(path.as_str()); // a self-reference does not block naming the file after its content
         deps.insert(path, found);
     }
 
-    let mut renames: BTreeMap<String, String> = BTreeMap::new();
+    // Source path -> output path, known as soon as it is decided. Files that are never fingerprinted
+    // (HTML, config.json, favicon.ico, ...) keep their names whatever their content: known up front,
+    // so references to them (a page linking itself, JS fetching config.json) never wait.
+    let mut renames: BTreeMap<String, String> =
+        sources.iter().filter(|(_, s)| !s.fingerprint).map(|(p, _)| (p.clone(), p.clone())).collect();
     let mut outputs = Outputs::new();
     let mut warnings = Vec::new();
     let mut pending: BTreeSet<&str> = sources.keys().map(String::as_str).collect();
     while !pending.is_empty() {
         let ready: Vec<&str> =
             pending.iter().copied().filter(|p| deps[p].iter().all(|d| renames.contains_key(d))).collect();
-        // Stuck: everything left is in, or depends on, an import cycle. Those keep their names.
-        let (batch, can_fingerprint) =
-            if ready.is_empty() { (pending.iter().copied().collect::<Vec<_>>(), false) } else { (ready, true) };
-        if !can_fingerprint {
-            for path in &batch {
+        if ready.is_empty() {
+            // Stuck: what is left is on an import cycle (a module's name would depend on itself) or
+            // depends on one. Cycle members keep their names; then their importers can proceed.
+            let on_cycle: Vec<&str> = pending.iter().copied().filter(|p| on_cycle(p, &deps, &renames)).collect();
+            let keep = if on_cycle.is_empty() { pending.iter().copied().collect() } else { on_cycle };
+            for path in keep {
                 renames.insert(path.to_string(), path.to_string());
             }
+            continue;
         }
-        for path in batch {
+        for path in ready {
             pending.remove(path);
             let source = &sources[path];
             let bytes = if source.kind == Kind::Other {
                 source.bytes.clone()
             } else {
                 let text = std::str::from_utf8(&source.bytes).expect("checked in read_sources");
-                rewrite(source.kind, path, text, &mut |spec| {
+                rewrite(source.kind, text, &mut |spec| {
                     rewritten(path, spec, source.kind, sources, &renames, &mut warnings)
                 })
                 .into_bytes()
             };
-            let out =
-                if source.fingerprint && can_fingerprint { fingerprinted_name(path, &bytes) } else { path.to_string() };
+            let out = match renames.get(path) {
+                Some(fixed) => fixed.clone(),
+                None => fingerprinted_name(path, &bytes),
+            };
             if out != path && sources.contains_key(&out) {
                 return Err(error(
                     format!("the fingerprinted name of static/{path} is static/{out}, which also exists"),
@@ -276,9 +287,56 @@ fn process(
     }
     // A file whose renamed twin collides with a later, unrenamed source is caught above; one whose
     // unrenamed name equals an earlier fingerprinted output is caught by `outputs.insert`.
+    warnings.extend(missed_references(sources, &outputs, &renames));
     warnings.sort();
     warnings.dedup();
     Ok((outputs, renames, warnings))
+}
+
+/// Old names of fingerprinted files still mentioned in text outputs, e.g. a JS string
+/// `'/favicon.svg'` the rewriter cannot know is a URL: that URL would 404, so say so.
+fn missed_references(sources: &BTreeMap<String, Source>, outputs: &Outputs, renames: &Renames) -> Vec<String> {
+    let renamed: Vec<(&str, &str)> = renames
+        .iter()
+        .filter(|(src, out)| src != out)
+        .map(|(src, out)| (src.rsplit('/').next().unwrap_or(src), out.as_str()))
+        .collect();
+    let mut warnings = Vec::new();
+    for (src, out) in renames {
+        if sources[src].kind == Kind::Other {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&outputs[out].0);
+        for (old_name, new_path) in &renamed {
+            let bounded = text.match_indices(old_name).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + old_name.len()..].chars().next();
+                matches!(before, Some('/' | '"' | '\'' | '`' | '(' | '='))
+                    && matches!(after, None | Some('"' | '\'' | '`' | ')' | '?' | '#' | ' '))
+            });
+            if bounded {
+                warnings
+                    .push(format!("{src}: mentions {old_name}, which is published only as {new_path}; left as it is"));
+            }
+        }
+    }
+    warnings
+}
+
+/// Whether `start` can reach itself through references whose names are not decided yet.
+fn on_cycle(start: &str, deps: &BTreeMap<&str, BTreeSet<String>>, named: &BTreeMap<String, String>) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&str> = deps[start].iter().map(String::as_str).collect();
+    while let Some(next) = stack.pop() {
+        if named.contains_key(next) || !seen.insert(next) {
+            continue;
+        }
+        if next == start {
+            return true;
+        }
+        stack.extend(deps[next].iter().map(String::as_str));
+    }
+    false
 }
 
 /// `dir/app.js` + bytes -> `dir/app.<hash>.js`.
@@ -373,8 +431,9 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| Patterns {
-        // src="..." href='...' (also srcset with a single URL is not handled: use src).
-        html_attr: Regex::new(r#"(?i)(\s(?:src|href)\s*=\s*)(?:"([^"]*)"|'([^']*)')"#).expect("valid regex"),
+        // src="..." href='...' src=bare (srcset is not handled: use src).
+        html_attr: Regex::new(r#"(?i)(\s(?:src|href)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"#)
+            .expect("valid regex"),
         html_script: Regex::new(r"(?is)(<script\b[^>]*>)(.*?)(</script\s*>)").expect("valid regex"),
         css_url: Regex::new(r#"(?i)(url\(\s*)(?:"([^"]*)"|'([^']*)'|([^"')\s]+))(\s*\))"#).expect("valid regex"),
         css_import: Regex::new(r#"(?i)(@import\s+)(?:"([^"]*)"|'([^']*)')"#).expect("valid regex"),
@@ -386,19 +445,19 @@ fn patterns() -> &'static Patterns {
     })
 }
 
-/// Calls `f` on every reference in `text` (a file of `kind` at `path`) and replaces those for which
+/// Calls `f` on every reference in `text` (a file of `kind`) and replaces those for which
 /// it returns `Some(new)`. Quotes and surrounding syntax are kept as they were.
-fn rewrite(kind: Kind, path: &str, text: &str, f: &mut dyn FnMut(&str) -> Option<String>) -> String {
+fn rewrite(kind: Kind, text: &str, f: &mut dyn FnMut(&str) -> Option<String>) -> String {
     let p = patterns();
     match kind {
         Kind::Other => text.to_string(),
         Kind::Html => {
             // Inline scripts first (module imports), then attributes everywhere.
             let text = replace_all(&p.html_script, text, &mut |caps: &Captures<'_>| {
-                let body = rewrite(Kind::Js, path, &caps[2], f);
+                let body = rewrite(Kind::Js, &caps[2], f);
                 format!("{}{body}{}", &caps[1], &caps[3])
             });
-            replace_quoted(&p.html_attr, &text, None, f)
+            replace_quoted(&p.html_attr, &text, Some(4), f)
         }
         Kind::Css => {
             let text = replace_quoted(&p.css_url, text, Some(4), f);
