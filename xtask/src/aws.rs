@@ -23,7 +23,8 @@ impl Aws {
     pub fn connect(ctx: &Ctx) -> anyhow::Result<Aws> {
         let settings = ctx.settings()?;
         settings.refuse_placeholders()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(notes_core::config::https_client());
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.value.clone()));
         }
@@ -65,12 +66,6 @@ impl Aws {
         let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(self.endpoint_url.is_some()).build();
         aws_sdk_s3::Client::from_conf(config)
     }
-}
-
-/// The one HTTPS client of every SDK client: rustls with the ring provider (see the workspace Cargo.toml).
-pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// Runs a future to completion on a fresh multi-threaded runtime (commands are synchronous).

@@ -6,28 +6,18 @@
 
 use std::net::SocketAddr;
 
-use tracing_subscriber::EnvFilter;
-
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     notes_core::config::install_crypto_provider();
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-            .with_current_span(true)
-            .without_time()
-            .with_target(false)
-            .init();
+        notes_core::config::init_lambda_logging();
         let state = notes_api::AppState::from_env().await?;
         return lambda_http::run(notes_api::router(state)).await;
     }
 
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(notes_core::config::log_filter()).init();
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let app = if std::env::var_os("NOTES_TABLE").is_some() {

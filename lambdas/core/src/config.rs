@@ -31,6 +31,23 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// JSON logs for a Lambda function: one object per line, with the current span (which carries the
+/// request id lambda_runtime opens per invocation); no timestamps, CloudWatch adds them.
+pub fn init_lambda_logging() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(log_filter())
+        .with_current_span(true)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// `RUST_LOG`, or `info` when it is unset or invalid.
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
 /// The one HTTPS client of every SDK client: rustls with ring (the SDK crates' own TLS features
 /// are off; see the workspace Cargo.toml).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {

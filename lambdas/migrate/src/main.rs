@@ -6,7 +6,6 @@
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -17,13 +16,7 @@ async fn main() -> Result<(), Error> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_current_span(true)
-        .without_time()
-        .with_target(false)
-        .init();
+    notes_core::config::init_lambda_logging();
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
         let report = notes_migrate::run_from_env().await?;
         tracing::info!(applied = ?report.applied, "migrations done");

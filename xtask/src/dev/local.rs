@@ -101,7 +101,7 @@ fn start_moto(ctx: &Ctx) -> anyhow::Result<Moto> {
 fn sdk_config(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(crate::aws::https_client())
+        .http_client(notes_core::config::https_client())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
