@@ -44,54 +44,60 @@ struct Emptied {
 
 async fn empty_bucket(c: &Clients, bucket: &str, parallel: usize) -> anyhow::Result<Option<Emptied>> {
     let mut e = Emptied::default();
-    let mut key_marker = None;
-    let mut version_marker = None;
-    let mut pending = Vec::new();
+    // Every round lists from the start (the versions of earlier rounds are gone) up to `parallel`
+    // batches of 1,000, then deletes them in parallel. Paging on with markers across deletions is
+    // what not to do: S3 emulators end the listing early when the marker itself was deleted.
+    let mut attempted = std::collections::HashSet::new();
     loop {
-        let out =
-            c.s3.list_object_versions()
-                .bucket(bucket)
-                .set_key_marker(key_marker)
-                .set_version_id_marker(version_marker)
-                .send()
-                .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
-            Err(err) => {
-                return Err(anyhow::Error::new(err).context(format!("cannot list the versions in s3://{bucket}")));
+        let mut pending = Vec::new();
+        let mut key_marker = None;
+        let mut version_marker = None;
+        loop {
+            let out =
+                c.s3.list_object_versions()
+                    .bucket(bucket)
+                    .set_key_marker(key_marker)
+                    .set_version_id_marker(version_marker)
+                    .send()
+                    .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
+                Err(err) => {
+                    return Err(anyhow::Error::new(err).context(format!("cannot list the versions in s3://{bucket}")));
+                }
+            };
+            let versions = out.versions().iter().map(|v| (v.key(), v.version_id(), v.size(), false));
+            let markers = out.delete_markers().iter().map(|m| (m.key(), m.version_id(), None, true));
+            for (key, version_id, size, is_marker) in versions.chain(markers) {
+                let key = key.unwrap_or("");
+                if !attempted.insert((key.to_string(), version_id.map(String::from))) {
+                    return Err(Refusal::new(
+                        format!("s3://{bucket}/{key} (version {}) survived DeleteObjects", version_id.unwrap_or("null")),
+                        "check the bucket for Object Lock or a policy denying s3:DeleteObjectVersion, then run destroy again",
+                    )
+                    .into());
+                }
+                if is_marker {
+                    e.delete_markers += 1;
+                } else {
+                    e.versions += 1;
+                    e.bytes += size.unwrap_or(0).max(0) as u64;
+                }
+                pending
+                    .push(ObjectIdentifier::builder().key(key).set_version_id(version_id.map(String::from)).build()?);
             }
-        };
-        for v in out.versions() {
-            e.versions += 1;
-            e.bytes += v.size().unwrap_or(0).max(0) as u64;
-            pending.push(
-                ObjectIdentifier::builder()
-                    .key(v.key().unwrap_or(""))
-                    .set_version_id(v.version_id().map(String::from))
-                    .build()?,
-            );
+            if out.is_truncated() != Some(true) || pending.len() >= 1000 * parallel.max(1) {
+                break;
+            }
+            key_marker = out.next_key_marker().map(String::from);
+            version_marker = out.next_version_id_marker().map(String::from);
         }
-        for m in out.delete_markers() {
-            e.delete_markers += 1;
-            pending.push(
-                ObjectIdentifier::builder()
-                    .key(m.key().unwrap_or(""))
-                    .set_version_id(m.version_id().map(String::from))
-                    .build()?,
-            );
-        }
-        // Delete full batches as the listing goes on; the rest after the last page.
-        if pending.len() >= 1000 * parallel.max(1) {
-            site::delete_identifiers(c, bucket, std::mem::take(&mut pending), parallel).await?;
-        }
-        if out.is_truncated() != Some(true) {
+        if pending.is_empty() {
             break;
         }
-        key_marker = out.next_key_marker().map(String::from);
-        version_marker = out.next_version_id_marker().map(String::from);
+        site::delete_identifiers(c, bucket, pending, parallel).await?;
     }
-    site::delete_identifiers(c, bucket, pending, parallel).await?;
     // Incomplete multipart uploads hold storage too and block the bucket's deletion.
     let mut key_marker = None;
     let mut upload_marker = None;
