@@ -55,19 +55,8 @@ pub struct SiteBundle {
     pub files: BTreeMap<String, SiteFile>,
 }
 
-/// One file of the site bundle. Fields are in alphabetical order so that JSON keys come out sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteFile {
-    /// e.g. `public, max-age=31536000, immutable` (fingerprinted) or `no-cache` (HTML, config.json).
-    pub cache_control: String,
-    /// e.g. `text/html; charset=utf-8`.
-    pub content_type: String,
-    /// Whether the name carries a content hash (so the file never changes under this name).
-    pub fingerprinted: bool,
-    /// Lowercase hex sha256 of the file bytes.
-    pub sha256: String,
-    pub size: u64,
-}
+/// One file of the site bundle (defined in [`crate::site`], which `xtask/build.rs` compiles too).
+pub use crate::site::SiteFile;
 
 /// Everything a deploy uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,7 +132,7 @@ impl Artifacts {
             if entry.key != expected_key {
                 return Err(corrupt(
                     dir,
-                    format!("function {function} has key {}, expected {expected_key}", entry.key),
+                    &format!("function {function} has key {}, expected {expected_key}", entry.key),
                 ));
             }
             let path = dir.join(&entry.key);
@@ -161,7 +150,7 @@ impl Artifacts {
         let root = dir.join("site");
         for (rel, file) in &manifest.site {
             if rel.split('/').any(|part| part.is_empty() || part == "." || part == "..") || rel.contains('\\') {
-                return Err(corrupt(dir, format!("site path {rel:?} is not a plain relative path")));
+                return Err(corrupt(dir, &format!("site path {rel:?} is not a plain relative path")));
             }
             verify_file(dir, &root.join(rel), &file.sha256, file.size)?;
         }
@@ -174,7 +163,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn corrupt(dir: &Path, what: String) -> anyhow::Error {
+fn corrupt(dir: &Path, what: &str) -> anyhow::Error {
     Refusal::new(
         format!("{}: {what}", dir.display()),
         "the dist directory was modified or is incomplete; rebuild it with `cargo xtask dist`",
@@ -183,12 +172,12 @@ fn corrupt(dir: &Path, what: String) -> anyhow::Error {
 }
 
 fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", path.display())))?;
     let actual = sha256_hex(&bytes);
     if actual != sha256 || bytes.len() as u64 != size {
         return Err(corrupt(
             dir,
-            format!(
+            &format!(
                 "{} has sha256 {actual} ({} bytes), the manifest says {sha256} ({size} bytes)",
                 path.display(),
                 bytes.len()
@@ -202,18 +191,18 @@ fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Resu
 pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path)
-        .map_err(|e| corrupt(dir, format!("cannot read {}: {e}", sums_path.display())))?;
+        .map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", sums_path.display())))?;
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
         let Some((hash, rel)) = line.split_once("  ") else {
-            return Err(corrupt(dir, format!("malformed SHA256SUMS line {line:?}")));
+            return Err(corrupt(dir, &format!("malformed SHA256SUMS line {line:?}")));
         };
         let path = dir.join(rel);
         let bytes = std::fs::read(&path)
             .with_context(|| format!("SHA256SUMS lists {rel}"))
-            .map_err(|e| corrupt(dir, format!("{e:#}")))?;
+            .map_err(|e| corrupt(dir, &format!("{e:#}")))?;
         let actual = sha256_hex(&bytes);
         if actual != hash {
-            return Err(corrupt(dir, format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
+            return Err(corrupt(dir, &format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
         }
     }
     Ok(())
