@@ -27,11 +27,8 @@ impl Table {
         }
         let escape = |cell: &String| cell.replace('|', "\\|");
         let _ = writeln!(out, "| {} |", self.header.iter().map(escape).collect::<Vec<_>>().join(" | "));
-        let _ = writeln!(
-            out,
-            "|{}|",
-            self.header.iter().enumerate().map(|(i, _)| if i == 0 { " --- " } else { " ---: " }).collect::<String>()
-        );
+        let rule: Vec<&str> = (0..self.header.len()).map(|i| if i == 0 { " --- " } else { " ---: " }).collect();
+        let _ = writeln!(out, "|{}|", rule.join("|"));
         for row in &self.rows {
             let _ = writeln!(out, "| {} |", row.iter().map(escape).collect::<Vec<_>>().join(" | "));
         }
