@@ -1,16 +1,345 @@
-//! `cargo xtask destroy`: Empty the buckets and delete the stack [not implemented yet: issue #6].
+//! `cargo xtask destroy`: empty the stack's buckets (every version), delete the stack, say what is left.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Context;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::ObjectIdentifier;
+use futures::StreamExt;
 
 use crate::Ctx;
-use crate::aws::Aws;
+use crate::aws::{Aws, block_on};
+use crate::calls::Clients;
+use crate::deploy::report::{Ui, human_bytes};
+use crate::deploy::template::Template;
+use crate::deploy::{bucket, site, stack};
+use crate::errors::Refusal;
 
-/// Empty the buckets and delete the stack [not implemented yet: issue #6]
+/// Empty the stack's buckets (all versions), delete the stack and wait; say what is retained
 #[derive(clap::Args, Debug)]
-pub struct Destroy {}
+pub struct Destroy {
+    /// Do not ask for the stack name (required when standard input is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Keep the app-data bucket (AppDataBucketName output) and everything in it
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Batch deletions in flight at once (1,000 keys each)
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+}
+
+/// What emptying one bucket removed.
+#[derive(Default, Debug)]
+struct Emptied {
+    versions: u64,
+    delete_markers: u64,
+    uploads: u64,
+    bytes: u64,
+}
+
+async fn empty_bucket(c: &Clients, bucket: &str, parallel: usize) -> anyhow::Result<Option<Emptied>> {
+    let mut e = Emptied::default();
+    let mut key_marker = None;
+    let mut version_marker = None;
+    let mut pending = Vec::new();
+    loop {
+        let out =
+            c.s3.list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!("cannot list the versions in s3://{bucket}")));
+            }
+        };
+        for v in out.versions() {
+            e.versions += 1;
+            e.bytes += v.size().unwrap_or(0).max(0) as u64;
+            pending.push(
+                ObjectIdentifier::builder()
+                    .key(v.key().unwrap_or(""))
+                    .set_version_id(v.version_id().map(String::from))
+                    .build()?,
+            );
+        }
+        for m in out.delete_markers() {
+            e.delete_markers += 1;
+            pending.push(
+                ObjectIdentifier::builder()
+                    .key(m.key().unwrap_or(""))
+                    .set_version_id(m.version_id().map(String::from))
+                    .build()?,
+            );
+        }
+        // Delete full batches as the listing goes on; the rest after the last page.
+        if pending.len() >= 1000 * parallel.max(1) {
+            site::delete_identifiers(c, bucket, std::mem::take(&mut pending), parallel).await?;
+        }
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(String::from);
+        version_marker = out.next_version_id_marker().map(String::from);
+    }
+    site::delete_identifiers(c, bucket, pending, parallel).await?;
+    // Incomplete multipart uploads hold storage too and block the bucket's deletion.
+    let mut key_marker = None;
+    let mut upload_marker = None;
+    loop {
+        let out =
+            c.s3.list_multipart_uploads()
+                .bucket(bucket)
+                .set_key_marker(key_marker)
+                .set_upload_id_marker(upload_marker)
+                .send()
+                .await
+                .with_context(|| format!("cannot list the multipart uploads in s3://{bucket}"))?;
+        let aborts = out.uploads().iter().map(|u| {
+            let key = u.key().unwrap_or("").to_string();
+            let id = u.upload_id().unwrap_or("").to_string();
+            async move {
+                c.s3.abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(&key)
+                    .upload_id(&id)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot abort the upload of s3://{bucket}/{key}"))
+            }
+        });
+        let results = futures::stream::iter(aborts).buffer_unordered(parallel.max(1)).collect::<Vec<_>>().await;
+        for r in results {
+            r?;
+            e.uploads += 1;
+        }
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(String::from);
+        upload_marker = out.next_upload_id_marker().map(String::from);
+    }
+    Ok(Some(e))
+}
+
+/// The size of a bucket's current and old versions (for the "what it costs" line).
+async fn bucket_size(c: &Clients, bucket: &str) -> Option<(u64, u64)> {
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut key_marker = None;
+    let mut version_marker = None;
+    loop {
+        let out =
+            c.s3.list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .ok()?;
+        for v in out.versions() {
+            n += 1;
+            bytes += v.size().unwrap_or(0).max(0) as u64;
+        }
+        if out.is_truncated() != Some(true) {
+            return Some((n, bytes));
+        }
+        key_marker = out.next_key_marker().map(String::from);
+        version_marker = out.next_version_id_marker().map(String::from);
+    }
+}
+
+fn monthly_s3_cost(bytes: u64) -> String {
+    // S3 Standard, us-east-1 list price: $0.023 per GB-month.
+    format!("about ${:.2}/month", bytes as f64 / 1e9 * 0.023)
+}
 
 impl Destroy {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        // The preflight already works: settings resolved, placeholders refused, credentials found.
-        let _aws = Aws::connect(ctx)?;
-        Err(crate::errors::not_yet("destroy", 6))
+        let interactive = std::io::stdin().is_terminal();
+        if !self.yes && !interactive {
+            return Err(Refusal::new(
+                "destroy needs confirmation and standard input is not a terminal",
+                "pass --yes to delete the stack and empty its buckets without asking",
+            )
+            .into());
+        }
+        let ui = Ui::new("destroy", "", "", false);
+        let (aws, stack_name) = ui.phase_blocking("preflight", || {
+            let aws = Aws::connect(ctx)?;
+            let name = aws.settings.stack_name()?.to_string();
+            let detail = format!("stack {name} in {}", aws.region());
+            Ok(((aws, name), detail))
+        })?;
+        ui.with(|s| {
+            s.stack = stack_name.clone();
+            s.region = aws.region().to_string();
+        });
+        let result = block_on(self.run_async(&aws, &stack_name, &ui));
+        if let Err(err) = &result {
+            // The cause first, above the summary (the events table, if any, is just above).
+            eprintln!("FAILED: {}", err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+        }
+        ui.finish(self.json)?;
+        result
+    }
+
+    async fn run_async(&self, aws: &Aws, stack_name: &str, ui: &Ui) -> anyhow::Result<()> {
+        let c = Clients::new(aws);
+        let Some(state) = stack::describe(&c.cfn, stack_name).await? else {
+            ui.with(|s| s.stack_action = "already deleted".into());
+            ui.line(format!("    stack {stack_name} does not exist in {}: nothing to destroy", aws.region()));
+            return Ok(());
+        };
+        // Buckets of the stack: every AWS::S3::Bucket resource, by physical name.
+        let resources = c
+            .cfn
+            .describe_stack_resources()
+            .stack_name(&state.id)
+            .send()
+            .await
+            .with_context(|| format!("cannot list the resources of {stack_name}"))?;
+        let data_bucket = state.outputs.get("AppDataBucketName").cloned();
+        let mut buckets: Vec<(String, String)> = resources
+            .stack_resources()
+            .iter()
+            .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
+            .filter_map(|r| Some((r.logical_resource_id()?.to_string(), r.physical_resource_id()?.to_string())))
+            .collect();
+        let kept: Vec<(String, String)> =
+            buckets.iter().filter(|(_, name)| self.keep_data && Some(name) == data_bucket.as_ref()).cloned().collect();
+        buckets.retain(|b| !kept.contains(b));
+        if !self.yes {
+            eprintln!("This deletes stack {stack_name} ({}) in {} and empties, for good:", state.status, aws.region());
+            for (_, b) in &buckets {
+                eprintln!("  s3://{b} (every object version)");
+            }
+            eprint!("Type the stack name to confirm: ");
+            std::io::stderr().flush()?;
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            if line.trim() != stack_name {
+                return Err(Refusal::new(
+                    "destroy cancelled: the name typed is not the stack name",
+                    "type it exactly, or pass --yes",
+                )
+                .into());
+            }
+        }
+        ui.phase("empty buckets", async {
+            let jobs = buckets.iter().map(|(_, b)| {
+                let c = &c;
+                async move { (b.clone(), empty_bucket(c, b, self.parallel).await) }
+            });
+            let results = futures::stream::iter(jobs).buffer_unordered(4).collect::<Vec<_>>().await;
+            let mut lines = Vec::new();
+            for (b, r) in results {
+                match r? {
+                    Some(e) => {
+                        ui.line(format!(
+                            "    s3://{b}: {} versions ({}), {} delete markers, {} incomplete uploads removed",
+                            e.versions,
+                            human_bytes(e.bytes),
+                            e.delete_markers,
+                            e.uploads
+                        ));
+                        ui.with(|s| {
+                            s.site.deleted += e.versions + e.delete_markers;
+                            s.deleted_keys.push(b.clone());
+                        });
+                        lines.push(b);
+                    }
+                    None => ui.line(format!("    s3://{b}: already gone")),
+                }
+            }
+            Ok(((), format!("{} buckets emptied", lines.len())))
+        })
+        .await?;
+        ui.phase("delete stack", async {
+            match stack::delete_and_wait(&c.cfn, &state, &[], ui).await {
+                Ok(()) => {}
+                Err(err) if !kept.is_empty() => {
+                    // The kept bucket is not empty, so CloudFormation could not delete it: retain it.
+                    ui.note(format!(
+                        "{err}; deleting again, retaining {}",
+                        kept.iter().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                    let retain: Vec<String> = kept.iter().map(|k| k.0.clone()).collect();
+                    let failed = stack::describe(&c.cfn, &state.id).await?.unwrap_or(state.clone());
+                    stack::delete_and_wait(&c.cfn, &failed, &retain, ui).await?;
+                }
+                Err(err) => return Err(err),
+            }
+            ui.with(|s| s.stack_action = "DELETE_COMPLETE".into());
+            Ok(((), "DELETE_COMPLETE".into()))
+        })
+        .await?;
+        self.report_retained(&c, aws, stack_name, &state, &kept, ui).await;
+        Ok(())
+    }
+
+    /// What outlives the stack and what it costs.
+    async fn report_retained(
+        &self,
+        c: &Clients,
+        aws: &Aws,
+        stack_name: &str,
+        state: &stack::StackState,
+        kept: &[(String, String)],
+        ui: &Ui,
+    ) {
+        ui.line("    retained (not deleted by destroy):");
+        for (_, b) in kept {
+            let size = bucket_size(c, b).await;
+            let (n, bytes) = size.unwrap_or_default();
+            ui.line(format!(
+                "      s3://{b} (--keep-data): {n} object versions, {}, {}",
+                human_bytes(bytes),
+                monthly_s3_cost(bytes)
+            ));
+        }
+        if let Ok(who) = c.sts.get_caller_identity().send().await {
+            let artifacts = bucket::artifact_bucket_name(stack_name, who.account().unwrap_or(""), aws.region());
+            if let Some((n, bytes)) = bucket_size(c, &artifacts).await {
+                ui.line(format!(
+                    "      s3://{artifacts} (deploy artifacts, reused by the next deploy): {n} versions, {}, {}; old versions expire after 30 days",
+                    human_bytes(bytes),
+                    monthly_s3_cost(bytes)
+                ));
+            }
+        }
+        let template = c
+            .cfn
+            .get_template()
+            .stack_name(&state.id)
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.template_body().map(String::from));
+        let retained = template
+            .and_then(|b| Template::parse(b, "the stack's template").ok())
+            .map(|t| t.retained)
+            .unwrap_or_default();
+        let mut by_policy: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (logical, kind, policy) in retained {
+            by_policy.entry(policy).or_default().push(format!("{logical} ({kind})"));
+        }
+        for (policy, items) in by_policy {
+            let cost = if policy == "Snapshot" {
+                "final snapshots are billed as backup storage (RDS: about $0.095 per GB-month) until you delete them"
+            } else {
+                "billed as the resource itself until you delete it"
+            };
+            ui.line(format!("      DeletionPolicy {policy}: {} — {cost}", items.join(", ")));
+        }
+        ui.line("      outside the stack: ACM certificates (free) and Route 53 hosted zones ($0.50/month each) named in cloud/parameters.json");
     }
 }

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod aws;
 pub mod bench;
 pub mod build;
+pub mod calls;
 pub mod config;
 pub mod deploy;
 pub mod destroy;

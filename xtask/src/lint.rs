@@ -103,12 +103,24 @@ pub fn parse_cfn_lint(stdout: &str, shown_path: &str) -> Vec<String> {
         let fields: Vec<&str> = line.splitn(7, ':').collect();
         match fields.as_slice() {
             [_, line_no, col, _, _, rule, message] => {
-                problems.push(format!("cfn-lint {rule} {shown_path}:{line_no}:{col}: {}", message.trim()));
+                problems.push(format!("cfn-lint {rule} {shown_path}:{line_no}:{col}: {}", shorten(message.trim())));
             }
-            _ => problems.push(format!("cfn-lint {}", line.trim())),
+            _ => problems.push(format!("cfn-lint {}", shorten(line.trim()))),
         }
     }
+    // cfn-lint reports a finding once per region/parameter set it evaluates: keep the first.
+    let mut seen = std::collections::BTreeSet::new();
+    problems.retain(|p| seen.insert(p.clone()));
     problems
+}
+
+/// Keeps a finding on one readable line: long enumerations (e.g. every engine version) are cut.
+fn shorten(message: &str) -> String {
+    const MAX: usize = 240;
+    match message.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{} ...", &message[..at]),
+        None => message.to_string(),
+    }
 }
 
 /// checkov on the template (no network: `--skip-download`); one line per failed check.

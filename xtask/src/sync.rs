@@ -1,16 +1,68 @@
-//! `cargo xtask sync`: Upload the site bundle to the stack's bucket and invalidate CloudFront [not implemented yet: issue #6].
+//! `cargo xtask sync`: deploy phases 7-8 alone — site sync from the stack outputs, then invalidation.
+
+use std::path::PathBuf;
 
 use crate::Ctx;
-use crate::aws::Aws;
+use crate::aws::{Aws, block_on};
+use crate::calls::Clients;
+use crate::deploy::report::Ui;
+use crate::deploy::{SiteArgs, load_artifacts, site, stack};
+use crate::errors::Refusal;
 
-/// Upload the site bundle to the stack's bucket and invalidate CloudFront [not implemented yet: issue #6]
+/// Upload the changed site files to the stack's bucket (config.json from the outputs), then invalidate
 #[derive(clap::Args, Debug)]
-pub struct Sync {}
+pub struct Sync {
+    /// Sync the site of this dist directory (from `cargo xtask dist`) instead of building
+    #[arg(long, value_name = "DIR")]
+    pub from_dist: Option<PathBuf>,
+    /// Compute everything, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub site: SiteArgs,
+}
 
 impl Sync {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        // The preflight already works: settings resolved, placeholders refused, credentials found.
-        let _aws = Aws::connect(ctx)?;
-        Err(crate::errors::not_yet("sync", 6))
+        let ui = Ui::new("sync", "", "", self.dry_run);
+        let (aws, stack_name, artifacts) = ui.phase_blocking("preflight", || {
+            let aws = Aws::connect(ctx)?;
+            let stack_name = aws.settings.stack_name()?.to_string();
+            let artifacts = load_artifacts(ctx, self.from_dist.as_ref())?;
+            let detail = format!("{} site files", artifacts.site.files.len());
+            Ok(((aws, stack_name, artifacts), detail))
+        })?;
+        ui.with(|s| {
+            s.stack = stack_name.clone();
+            s.region = aws.region().to_string();
+        });
+        let opts = self.site.options(self.dry_run);
+        let result = block_on(async {
+            let c = Clients::new(&aws);
+            let outputs = ui
+                .phase("outputs", async {
+                    let state = stack::describe(&c.cfn, &stack_name).await?.ok_or_else(|| {
+                        Refusal::new(
+                            format!("stack {stack_name} does not exist in {}", aws.region()),
+                            "deploy it first with `cargo xtask deploy`",
+                        )
+                    })?;
+                    let detail = format!("{} is {}, {} outputs", stack_name, state.status, state.outputs.len());
+                    Ok((state.outputs, detail))
+                })
+                .await?;
+            let changed = ui.phase("site", site::sync_site(&c, &outputs, &artifacts.site, &opts, &ui)).await?;
+            ui.phase("invalidation", async { Ok(((), site::invalidate(&c, &outputs, &changed, &opts, &ui).await?)) })
+                .await
+        });
+        if let Err(err) = &result {
+            // The cause first, above the summary (the events table, if any, is just above).
+            eprintln!("FAILED: {}", err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+        }
+        ui.finish(self.json)?;
+        result
     }
 }

@@ -483,6 +483,22 @@ pub fn load_parameter_file(path: &Path) -> anyhow::Result<Vec<ParameterValue>> {
     })
 }
 
+/// `values` with `overrides` applied (the deploy tool's injected artifact keys, for instance). An
+/// override must name an entry that already exists, so a typo cannot add a stray parameter.
+pub fn override_parameters(
+    values: &[ParameterValue],
+    overrides: &[(&str, &str)],
+) -> anyhow::Result<Vec<ParameterValue>> {
+    let mut out = values.to_vec();
+    for (key, value) in overrides {
+        let Some(entry) = out.iter_mut().find(|e| e.parameter_key == *key) else {
+            bail!("cannot override {key}: parameters.json has no entry for it");
+        };
+        entry.parameter_value = (*value).to_string();
+    }
+    Ok(out)
+}
+
 /// parameters.json has exactly one entry per template Parameter, and each value meets the
 /// Parameter's constraints.
 pub fn check_parameters(template: &Template, values: &[ParameterValue]) -> Vec<String> {

@@ -344,3 +344,36 @@ fn action_patterns_match_like_iam() {
     assert!(!template::action_matches("ec2:Describe*", "ec2:DeleteVpc"));
     assert!(!template::action_matches("s3:Get", "s3:GetObject"));
 }
+
+#[test]
+fn lint_output_parsers_make_one_line_per_finding() {
+    let out = "/x/stack.yaml:10:3:10:9:W2001:Parameter X not used.\n\
+               /x/stack.yaml:10:3:10:9:W2001:Parameter X not used.\n\
+               /x/stack.yaml:5:1:5:2:E3012:a: b: c\n";
+    assert_eq!(
+        xtask::lint::parse_cfn_lint(out, "cloud/stack.yaml"),
+        ["cfn-lint W2001 cloud/stack.yaml:10:3: Parameter X not used.", "cfn-lint E3012 cloud/stack.yaml:5:1: a: b: c"]
+    );
+    let report = json!({
+        "results": {"failed_checks": [{"check_id": "CKV_AWS_1", "resource": "AWS::S3::Bucket.B", "check_name": "name", "file_line_range": [3, 9]}]},
+        "summary": {"passed": 1, "failed": 1, "parsing_errors": 0}
+    });
+    assert_eq!(
+        xtask::lint::parse_checkov(&report, "cloud/stack.yaml"),
+        ["checkov CKV_AWS_1 cloud/stack.yaml:3-9 AWS::S3::Bucket.B: name"]
+    );
+    let nothing = json!({"results": {"failed_checks": []}, "summary": {"passed": 0, "failed": 0, "parsing_errors": 0}});
+    check_fails(&xtask::lint::parse_checkov(&nothing, "s.yaml"), "checkov ran no check");
+}
+
+#[test]
+fn deploy_overrides_replace_existing_entries_only() {
+    let key = format!("lambdas/api/{}.zip", "f".repeat(64));
+    let merged =
+        template::override_parameters(&params(), &[("ApiCodeKey", key.as_str()), ("ArtifactBucket", "my-artifacts")])
+            .expect("both exist");
+    check(&template::check_parameters(&stack(), &merged));
+    assert!(merged.iter().any(|v| v.parameter_key == "ApiCodeKey" && v.parameter_value == key));
+    let err = template::override_parameters(&params(), &[("ApiCodeKye", "x")]).unwrap_err();
+    assert!(err.to_string().contains("no entry for it"), "{err}");
+}

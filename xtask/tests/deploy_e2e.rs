@@ -1,0 +1,481 @@
+//! `cargo xtask deploy` / `sync` / `destroy` end to end, against moto's server on a free loopback port.
+//!
+//! Drives the real binary (`CARGO_BIN_EXE_xtask`) with `AWS_ENDPOINT_URL`, a moto-friendly template
+//! (tests/fixtures/moto-stack.yaml) and dist directories the tests write themselves, and asserts by
+//! counting the SDK calls the binary reports (`--json`: its interceptor's table) and by reading moto's
+//! state back with the SDK. moto runs through tests/fixtures/moto_server.py, which finishes moto's
+//! ExecuteChangeSet bookkeeping (outputs, parameters, tags) the way CloudFormation does.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// moto's server on a free port; stopped (SIGTERM through `timeout`) on drop.
+struct Moto {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = testkit::free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("moto.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new("timeout")
+            .args(["900", &python, &format!("{FIXTURES}/moto_server.py"), "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("cannot start moto (python3 with moto[server] must be on PATH; `cargo xtask test` provides it)");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Running on"))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
+    }
+
+    /// How many requests moto has served so far (from its access log).
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\" 200 ") || l.contains("HTTP/1.1\" "))
+            .count()
+    }
+
+    async fn sdk(&self) -> aws_config::SdkConfig {
+        testkit::aws::sdk_config(&self.url)
+    }
+
+    async fn s3(&self) -> aws_sdk_s3::Client {
+        testkit::aws::s3_client(&self.sdk().await)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A site file of a dist directory: (content, content type, cache control, fingerprinted).
+type SiteFile = (&'static str, &'static str, &'static str, bool);
+
+fn site_v1() -> BTreeMap<&'static str, SiteFile> {
+    let immutable = "public, max-age=31536000, immutable";
+    BTreeMap::from([
+        ("index.html", ("<!doctype html><title>notes</title>v1", "text/html; charset=utf-8", "no-cache", false)),
+        ("assets/app.3f2a9c1b.js", ("console.log('notes')", "text/javascript; charset=utf-8", immutable, true)),
+        ("assets/app.9b8c7d6e.css", ("body{margin:0}", "text/css; charset=utf-8", immutable, true)),
+        ("robots.txt", ("User-agent: *\n", "text/plain; charset=utf-8", "public, max-age=3600", false)),
+    ])
+}
+
+fn zip_of(content: &str) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buf);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default());
+    zip.start_file("bootstrap", opts).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.finish().unwrap();
+    buf.into_inner()
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes a dist directory in `cargo xtask dist`'s format; returns the api zip's key.
+fn write_dist(dir: &Path, api: &str, site: &BTreeMap<&str, SiteFile>) -> String {
+    let mut functions = serde_json::Map::new();
+    let mut api_key = String::new();
+    let mut sums = String::new();
+    for (name, param, content) in [("api", "ApiCodeKey", api), ("activity", "ActivityCodeKey", "activity v1")] {
+        let bytes = zip_of(content);
+        let key = format!("lambdas/{name}/{}.zip", sha(&bytes));
+        std::fs::create_dir_all(dir.join(format!("lambdas/{name}"))).unwrap();
+        std::fs::write(dir.join(&key), &bytes).unwrap();
+        sums.push_str(&format!("{}  {key}\n", sha(&bytes)));
+        if name == "api" {
+            api_key = key.clone();
+        }
+        functions.insert(
+            name.into(),
+            serde_json::json!({"key": key, "sha256": sha(&bytes), "size": bytes.len(), "architecture": "arm64", "code_key_parameter": param}),
+        );
+    }
+    let mut files = serde_json::Map::new();
+    for (key, (content, ct, cc, fp)) in site {
+        let path = dir.join("site").join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        sums.push_str(&format!("{}  site/{key}\n", sha(content.as_bytes())));
+        files.insert(
+            key.to_string(),
+            serde_json::json!({"sha256": sha(content.as_bytes()), "size": content.len(), "content_type": ct, "cache_control": cc, "fingerprinted": fp}),
+        );
+    }
+    let manifest =
+        serde_json::json!({"version": 1, "git_commit": "e2e", "tools": {}, "functions": functions, "site": files});
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    api_key
+}
+
+/// A fresh copy of a minimal project: cloud/stack.yaml, cloud/parameters.json, dist/.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(distribution_id: &str, api: &str, site: &BTreeMap<&str, SiteFile>) -> (Project, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cloud")).unwrap();
+        std::fs::copy(format!("{FIXTURES}/moto-stack.yaml"), dir.path().join("cloud/stack.yaml")).unwrap();
+        let params = std::fs::read_to_string(format!("{FIXTURES}/moto-parameters.json")).unwrap();
+        std::fs::write(dir.path().join("cloud/parameters.json"), params.replace("SET-BY-THE-TEST", distribution_id))
+            .unwrap();
+        let key = write_dist(&dir.path().join("dist"), api, site);
+        (Project { dir }, key)
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+}
+
+struct Run {
+    status: std::process::ExitStatus,
+    stderr: String,
+    json: Value,
+}
+
+impl Run {
+    fn calls(&self, op: &str) -> u64 {
+        self.json["aws_calls"][op].as_u64().unwrap_or(0)
+    }
+}
+
+/// The binary under test: `XTASK_BIN` when set, else the one cargo built for this test. Copied
+/// once into a private directory: a target dir shared by several checkouts may replace the
+/// original while the tests run.
+fn binary() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let source = std::env::var("XTASK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_xtask").to_string());
+        let dir = std::env::temp_dir().join(format!("xtask-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("xtask");
+        std::fs::copy(&source, &copy).unwrap();
+        let help = Command::new(&copy).args(["deploy", "--help"]).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("--from-dist"),
+            "{source} is not this checkout's xtask (another checkout sharing CARGO_TARGET_DIR rebuilt it?): rerun"
+        );
+        copy
+    })
+}
+
+fn xtask(moto: &Moto, project: &Project, stack: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(binary());
+    cmd.arg("--project-dir")
+        .arg(project.dir.path())
+        .args(["--stack-name", stack, "--template", &project.path("cloud/stack.yaml")])
+        .args(["--parameters", &project.path("cloud/parameters.json")])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("STACK_NAME")
+        .env("AWS_CONFIG_FILE", project.path("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", project.path("no-aws-credentials"))
+        .stdin(Stdio::null());
+    let Output { status, stdout, stderr } = cmd.output().expect("cannot run the xtask binary");
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    let json = serde_json::from_slice(&stdout).unwrap_or(Value::Null);
+    eprintln!("---- xtask {}\n{stderr}", args.join(" "));
+    Run { status, stderr, json }
+}
+
+async fn create_distribution(moto: &Moto) -> String {
+    use aws_sdk_cloudfront::types::*;
+    let cf = aws_sdk_cloudfront::Client::new(&moto.sdk().await);
+    let origin = Origin::builder()
+        .id("site")
+        .domain_name("site.s3.us-east-1.amazonaws.com")
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference("e2e")
+        .comment("")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("site")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let out = cf.create_distribution().distribution_config(config).send().await.unwrap();
+    out.distribution().unwrap().id().to_string()
+}
+
+async fn outputs(moto: &Moto, stack: &str) -> BTreeMap<String, String> {
+    let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk().await);
+    let out = cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+    out.stacks()[0]
+        .outputs()
+        .iter()
+        .map(|o| (o.output_key().unwrap().to_string(), o.output_value().unwrap().to_string()))
+        .collect()
+}
+
+async fn stack_parameters(moto: &Moto, stack: &str) -> BTreeMap<String, String> {
+    let cfn = aws_sdk_cloudformation::Client::new(&moto.sdk().await);
+    let out = cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+    out.stacks()[0]
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_key().unwrap().to_string(), p.parameter_value().unwrap().to_string()))
+        .collect()
+}
+
+/// Writes `n` versions of a few keys, plus delete markers and an unfinished multipart upload.
+async fn fill_versions(s3: &aws_sdk_s3::Client, bucket: &str, n: usize) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use futures::StreamExt;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    futures::stream::iter((0..n).map(|i| {
+        let s3 = s3.clone();
+        async move {
+            let key = format!("data/{}.json", i % 7);
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(format!("{i}").into_bytes()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }))
+    .buffer_unordered(16)
+    .collect::<Vec<_>>()
+    .await;
+    for i in 0..3 {
+        s3.delete_object().bucket(bucket).key(format!("data/{i}.json")).send().await.unwrap();
+    }
+    s3.create_multipart_upload().bucket(bucket).key("big.bin").send().await.unwrap();
+}
+
+#[test]
+fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
+    let moto = Moto::start();
+    let rt = rt();
+    let stack = "notes-e2e";
+    let distribution = rt.block_on(create_distribution(&moto));
+    let (project, api_key) = Project::new(&distribution, "api v1", &site_v1());
+    let dist = project.path("dist");
+
+    // Placeholders and example domains are refused before any AWS call.
+    let before = moto.requests();
+    let refused = xtask(&moto, &project, stack, &["deploy", "--from-dist", &dist]);
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("WwwDomainName is www.example.com, an example domain"), "{}", refused.stderr);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(moto.requests(), before, "no request may reach AWS before the local checks pass");
+
+    // First deploy: bucket, zips, stack with injected keys, site with its headers, config.json.
+    let deploy = ["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"];
+    let first = xtask(&moto, &project, stack, &deploy);
+    assert!(first.status.success(), "{}", first.stderr);
+    assert_eq!(first.calls("S3.CreateBucket"), 1);
+    assert_eq!(first.calls("CloudFormation.CreateChangeSet"), 1);
+    assert_eq!(first.calls("CloudFormation.ExecuteChangeSet"), 1);
+    assert_eq!(first.json["artifacts"]["uploaded"], 2);
+    // 2 zips + 4 site files + config.json + the site manifest.
+    assert_eq!(first.calls("S3.PutObject"), 8);
+    assert_eq!(first.calls("CloudFront.CreateInvalidation"), 1);
+    assert!(first.stderr.contains("migrations skipped"), "the test stack has no migration function");
+    let params = rt.block_on(stack_parameters(&moto, stack));
+    assert_eq!(params["ApiCodeKey"], api_key);
+    assert_eq!(params["ArtifactBucket"], "notes-e2e-artifacts-123456789012-us-east-1");
+    assert_eq!(params["DistributionId"], distribution);
+    let outs = rt.block_on(outputs(&moto, stack));
+    let site_bucket = outs["SiteBucketName"].clone();
+    let s3 = rt.block_on(moto.s3());
+    for (key, (_, ct, cc, _)) in site_v1() {
+        let head = rt.block_on(s3.head_object().bucket(&site_bucket).key(key).send()).unwrap();
+        assert_eq!((head.content_type().unwrap(), head.cache_control().unwrap()), (ct, cc), "{key}");
+    }
+    let config = rt.block_on(async {
+        let out = s3.get_object().bucket(&site_bucket).key("config.json").send().await.unwrap();
+        assert_eq!((out.content_type(), out.cache_control()), (Some("application/json"), Some("no-cache")));
+        out.body.collect().await.unwrap().into_bytes()
+    });
+    let config: Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["apiUrl"], "https://api.example.com");
+    assert_eq!(config["auth"]["mode"], "cognito");
+    assert_eq!(config["auth"]["redirectUri"], "https://www.example.com/");
+    assert!(first.stderr.contains("config.json written without CognitoDomain, UserPoolClientId"));
+
+    // Nothing changed, from a fresh copy: no writes at all, a handful of reads.
+    let (fresh, _) = Project::new(&distribution, "api v1", &site_v1());
+    let dist = fresh.path("dist");
+    let deploy = ["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"];
+    let noop = xtask(&moto, &fresh, stack, &deploy);
+    assert!(noop.status.success(), "{}", noop.stderr);
+    assert_eq!(noop.calls("S3.PutObject"), 0);
+    assert_eq!(noop.calls("CloudFormation.CreateChangeSet"), 0);
+    assert_eq!(noop.calls("CloudFront.CreateInvalidation"), 0);
+    assert_eq!(noop.json["aws_write_calls"], 0, "{}", noop.json["aws_calls"]);
+    assert!(noop.json["aws_read_calls"].as_u64().unwrap() <= 5, "{}", noop.json["aws_calls"]);
+
+    // --dry-run of a change: computed, nothing written.
+    let (changed, new_key) = Project::new(&distribution, "api v2", &site_v1());
+    let dist = changed.path("dist");
+    let dry = xtask(
+        &moto,
+        &changed,
+        stack,
+        &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json", "--dry-run"],
+    );
+    assert!(dry.status.success(), "{}", dry.stderr);
+    assert_eq!(dry.json["aws_write_calls"], 0, "{}", dry.json["aws_calls"]);
+    assert_eq!(dry.json["artifacts"]["uploaded"], 1);
+
+    // One function changed: one zip PUT, a change set touching only that function.
+    let one = xtask(&moto, &changed, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"]);
+    assert!(one.status.success(), "{}", one.stderr);
+    assert_eq!(one.calls("S3.PutObject"), 1, "{}", one.json["aws_calls"]);
+    assert_eq!(one.json["artifacts"]["uploaded"], 1);
+    assert_eq!(one.json["change_set_changes"], serde_json::json!(["Modify ApiFunction"]));
+    assert_eq!(one.calls("CloudFront.CreateInvalidation"), 0);
+    assert_eq!(rt.block_on(stack_parameters(&moto, stack))["ApiCodeKey"], new_key);
+
+    // One site file changed: that file plus the manifest, one invalidation of at most 2 paths.
+    let mut site = site_v1();
+    site.insert("index.html", ("<!doctype html><title>notes</title>v2", "text/html; charset=utf-8", "no-cache", false));
+    let (edited, _) = Project::new(&distribution, "api v2", &site);
+    let dist = edited.path("dist");
+    let page = xtask(&moto, &edited, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"]);
+    assert!(page.status.success(), "{}", page.stderr);
+    assert_eq!(page.calls("S3.PutObject"), 2, "{}", page.json["aws_calls"]);
+    assert_eq!(page.json["uploaded_keys"], serde_json::json!(["index.html"]));
+    assert_eq!(page.calls("CloudFormation.CreateChangeSet"), 0);
+    assert_eq!(page.calls("CloudFront.CreateInvalidation"), 1);
+    let paths = page.json["invalidation_paths"].as_array().unwrap();
+    assert!(!paths.is_empty() && paths.len() <= 2, "{paths:?}");
+
+    // `sync` alone with the same files: nothing to do.
+    let sync = xtask(&moto, &edited, stack, &["--allow-example-domains", "sync", "--from-dist", &dist, "--json"]);
+    assert!(sync.status.success(), "{}", sync.stderr);
+    assert_eq!(sync.json["aws_write_calls"], 0, "{}", sync.json["aws_calls"]);
+
+    // destroy refuses without --yes when nobody can type the stack name.
+    let refused = xtask(&moto, &edited, stack, &["destroy"]);
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert!(rt.block_on(outputs(&moto, stack)).contains_key("SiteBucketName"), "the stack must still exist");
+
+    // destroy on versioned buckets with many versions: nothing left, stack deleted.
+    let data_bucket = outs["AppDataBucketName"].clone();
+    rt.block_on(fill_versions(&s3, &data_bucket, 1100));
+    rt.block_on(fill_versions(&s3, &site_bucket, 40));
+    let destroy = xtask(&moto, &edited, stack, &["destroy", "--yes", "--json"]);
+    assert!(destroy.status.success(), "{}", destroy.stderr);
+    assert!(
+        destroy.calls("S3.DeleteObjects") >= 3,
+        "1,100+ versions need two batches, the site one: {}",
+        destroy.json["aws_calls"]
+    );
+    assert_eq!(destroy.calls("S3.AbortMultipartUpload"), 2);
+    for bucket in [&data_bucket, &site_bucket] {
+        let gone = rt.block_on(s3.list_object_versions().bucket(bucket).send());
+        assert!(gone.is_err(), "bucket {bucket} should be deleted with the stack");
+    }
+    let cfn = aws_sdk_cloudformation::Client::new(&rt.block_on(moto.sdk()));
+    let described = rt.block_on(cfn.describe_stacks().stack_name(stack).send());
+    assert!(described.is_err(), "the stack should be gone");
+
+    // A second destroy of a deleted stack succeeds.
+    let again = xtask(&moto, &edited, stack, &["destroy", "--yes", "--json"]);
+    assert!(again.status.success(), "{}", again.stderr);
+    assert!(again.stderr.contains("nothing to destroy"));
+}
+
+#[test]
+fn failing_deploy_exits_non_zero_with_the_root_cause_first() {
+    let moto = Moto::start();
+    let rt = rt();
+    let distribution = rt.block_on(create_distribution(&moto));
+    let s3 = rt.block_on(moto.s3());
+    rt.block_on(s3.create_bucket().bucket("someone-elses-data").send()).unwrap();
+    let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+    let dist = project.path("dist");
+    let run = xtask(
+        &moto,
+        &project,
+        "notes-broken",
+        &[
+            "--allow-example-domains",
+            "deploy",
+            "--from-dist",
+            &dist,
+            "--parameter",
+            "DataBucketName=someone-elses-data",
+        ],
+    );
+    assert!(!run.status.success(), "{}", run.stderr);
+    let first_failure = run.stderr.lines().find(|l| l.starts_with("FAILED") || l.starts_with("error")).unwrap();
+    assert!(first_failure.contains("BucketAlreadyExists"), "{first_failure}");
+    let error = run.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(error.contains("BucketAlreadyExists"), "{error}");
+    assert!(run.stderr.contains("\nhint: "), "{}", run.stderr);
+    // Nothing after the stack phase ran: no site upload.
+    assert!(!run.stderr.contains("==> site"), "{}", run.stderr);
+}
