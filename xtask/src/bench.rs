@@ -107,6 +107,9 @@ pub struct Env<'a> {
     pub tools: &'a Tools,
     pub quick: bool,
     pub repro_project: ReproProject,
+    /// A private copy of this xtask binary, run by the AWS scenarios: the shared target dir's
+    /// `debug/xtask` may be rebuilt (replaced) by another checkout while the bench runs.
+    pub xtask_exe: PathBuf,
 }
 
 impl Bench {
@@ -120,7 +123,14 @@ impl Bench {
         };
         let load_before = load_average();
         let tools = Tools::ensure(ctx)?;
+        let private = tempfile::tempdir()?;
+        let xtask_exe = private.path().join("xtask");
+        // /proc/self/exe still reads the running binary after its path was replaced or deleted.
+        std::fs::copy("/proc/self/exe", &xtask_exe)
+            .or_else(|_| std::fs::copy(std::env::current_exe()?, &xtask_exe))
+            .map_err(|e| anyhow::anyhow!("cannot copy the xtask binary for the bench: {e}"))?;
         let bench = Env {
+            xtask_exe,
             ctx,
             tools: &tools,
             quick: self.quick,

@@ -39,7 +39,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let dist = project.path("dist");
         write_dist(&dist, &generated_site(20))?;
         let dist_arg = dist.display().to_string();
-        stack::xtask(&moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
+        stack::xtask(b, &moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
         let data_bucket = stack::outputs(&moto, scratch.path())?
             .remove("AppDataBucketName")
             .ok_or_else(|| anyhow::anyhow!("the bench stack has no AppDataBucketName output"))?;
@@ -49,7 +49,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         eprintln!("    run {}: {n} versions written in {:.1} s", rep + 1, start.elapsed().as_secs_f64());
 
         let mark = moto.mark();
-        let run = stack::xtask(&moto, &project, &["destroy", "--yes", "--json"], LIMIT)?;
+        let run = stack::xtask(b, &moto, &project, &["destroy", "--yes", "--json"], LIMIT)?;
         let requests = moto.since(mark);
         let on_bucket: Vec<_> = requests
             .iter()

@@ -27,7 +27,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let dist = project.path("dist");
         write_dist(&dist, &site)?;
         let dist_arg = dist.display().to_string();
-        let run = stack::xtask(&moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
+        let run = stack::xtask(b, &moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
         eprintln!("    deploy {n}: {:.2} s, {} calls", run.run.wall.as_secs_f64(), run.json["aws_calls_total"]);
         Ok(run)
     };

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use serde_json::Value;
 
+use super::Env;
 use super::moto::Moto;
 use super::proc::{self, Run};
 use crate::Ctx;
@@ -262,9 +263,8 @@ impl XtaskRun {
 }
 
 /// Runs the xtask binary (this very executable) against moto for `project` and the bench stack.
-pub fn xtask(moto: &Moto, project: &Project, args: &[&str], limit: Duration) -> anyhow::Result<XtaskRun> {
-    let exe = std::env::current_exe().context("cannot find the xtask executable")?;
-    let mut cmd = Command::new(exe);
+pub fn xtask(b: &Env<'_>, moto: &Moto, project: &Project, args: &[&str], limit: Duration) -> anyhow::Result<XtaskRun> {
+    let mut cmd = Command::new(&b.xtask_exe);
     cmd.arg("--project-dir")
         .arg(project.dir.path())
         .args(["--stack-name", STACK, "--allow-example-domains"])

@@ -31,6 +31,9 @@ impl Summary {
     /// `12.3 ms (10.1–15.2)`: median then range, in the unit [`fmt_secs`] picks for the median.
     pub fn secs(&self) -> String {
         let unit = TimeUnit::for_secs(self.median);
+        if self.n == 1 {
+            return unit.fmt(self.median, true);
+        }
         format!("{} ({}–{})", unit.fmt(self.median, true), unit.fmt(self.min, false), unit.fmt(self.max, false))
     }
 

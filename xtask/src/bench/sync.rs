@@ -36,7 +36,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     let dist = scratch.path().join("dist-initial");
     write_dist(&dist, &site)?;
     let dist_arg = dist.display().to_string();
-    stack::xtask(&moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
+    stack::xtask(b, &moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
     let site_bucket = stack::outputs(&moto, scratch.path())?
         .remove("SiteBucketName")
         .ok_or_else(|| anyhow::anyhow!("the bench stack has no SiteBucketName output"))?;
@@ -67,7 +67,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
                 if (turn + rep) % 2 == 0 {
                     let mark = moto.mark();
                     let dist_arg = dist.display().to_string();
-                    let run = stack::xtask(&moto, &project, &["sync", "--from-dist", &dist_arg, "--json"], LIMIT)?;
+                    let run = stack::xtask(b, &moto, &project, &["sync", "--from-dist", &dist_arg, "--json"], LIMIT)?;
                     let requests = moto.since(mark);
                     ours = Some((run.run.wall.as_secs_f64(), object_puts(&requests, &site_bucket).count(), run.json["aws_calls_total"].as_u64().unwrap_or(requests.len() as u64)));
                 } else {
