@@ -110,6 +110,8 @@ pub struct Env<'a> {
     /// A private copy of this xtask binary, run by the AWS scenarios: the shared target dir's
     /// `debug/xtask` may be rebuilt (replaced) by another checkout while the bench runs.
     pub xtask_exe: PathBuf,
+    /// Function -> arm64 zip size, when `repro` built the workspace in this run (for `cold-init`).
+    pub zip_sizes: std::cell::RefCell<Option<std::collections::BTreeMap<String, u64>>>,
 }
 
 impl Bench {
@@ -131,6 +133,7 @@ impl Bench {
             .map_err(|e| anyhow::anyhow!("cannot copy the xtask binary for the bench: {e}"))?;
         let bench = Env {
             xtask_exe,
+            zip_sizes: Default::default(),
             ctx,
             tools: &tools,
             quick: self.quick,

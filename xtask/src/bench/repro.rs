@@ -54,6 +54,9 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let _ = std::fs::remove_dir_all(target.join("aarch64-unknown-linux-gnu"));
         let _ = std::fs::remove_dir_all(target.join("release"));
     }
+    if b.repro_project == ReproProject::Workspace {
+        *b.zip_sizes.borrow_mut() = Some(sizes.clone());
+    }
     let (a, bb) = (&sums[0], &sums[1]);
     let names: std::collections::BTreeSet<&String> = a.keys().chain(bb.keys()).collect();
     let differing: Vec<&String> = names.iter().copied().filter(|n| a.get(*n) != bb.get(*n)).collect();
