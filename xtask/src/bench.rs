@@ -12,8 +12,8 @@ mod destroy;
 pub mod moto;
 mod noop_deploy;
 pub mod proc;
-mod repro;
 pub mod report;
+mod repro;
 mod stack;
 pub mod stats;
 mod sync;
@@ -137,9 +137,11 @@ impl Bench {
             ctx,
             tools: &tools,
             quick: self.quick,
-            repro_project: self
-                .repro_project
-                .unwrap_or(if self.quick { ReproProject::Fixture } else { ReproProject::Workspace }),
+            repro_project: self.repro_project.unwrap_or(if self.quick {
+                ReproProject::Fixture
+            } else {
+                ReproProject::Workspace
+            }),
         };
         let mut outcomes = Vec::new();
         for scenario in scenarios {

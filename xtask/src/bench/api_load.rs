@@ -71,7 +71,8 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
 
     let mut token_cmd = Command::new(&b.xtask_exe);
     token_cmd.arg("--project-dir").arg(&b.ctx.root).args(["dev", "token", "bench-user"]);
-    let token = proc::run(token_cmd, Duration::from_secs(60))?.check("cargo xtask dev token")?.stdout().trim().to_string();
+    let token =
+        proc::run(token_cmd, Duration::from_secs(60))?.check("cargo xtask dev token")?.stdout().trim().to_string();
     anyhow::ensure!(!token.is_empty(), "`cargo xtask dev token` printed nothing");
 
     // Data: one hot note (read again and again), `misses` + spare notes read once each per run.
@@ -162,7 +163,8 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         cached_after_miss.iter().map(|n| thousands(*n)).collect::<Vec<_>>().join(", "),
         thousands(misses as u64)
     )];
-    let total_errors: u64 = [&hits, &miss_runs, &writes].iter().flat_map(|r| r.iter()).map(|l| l.errors + l.non_2xx).sum();
+    let total_errors: u64 =
+        [&hits, &miss_runs, &writes].iter().flat_map(|r| r.iter()).map(|l| l.errors + l.non_2xx).sum();
     if total_errors > 0 {
         notes.push(format!("{total_errors} failed requests (socket errors or non-2xx answers) — expected 0"));
     }
@@ -214,15 +216,30 @@ fn miss_lua(auth: &str, ids: &[String], misses: usize) -> String {
 
 fn wrk_run(wrk: &Path, url: &str, script: &Path, duration: &str) -> anyhow::Result<Load> {
     let mut cmd = Command::new(wrk);
-    cmd.args([&format!("-t{THREADS}"), &format!("-c{CONNECTIONS}"), &format!("-d{duration}"), "--timeout", "10s", "-s"])
-        .arg(script)
-        .arg(url);
+    cmd.args([
+        &format!("-t{THREADS}"),
+        &format!("-c{CONNECTIONS}"),
+        &format!("-d{duration}"),
+        "--timeout",
+        "10s",
+        "-s",
+    ])
+    .arg(script)
+    .arg(url);
     let run = proc::run(cmd, Duration::from_secs(400))?.check("wrk")?;
     let out = run.stdout();
-    let line = out.lines().find(|l| l.starts_with("BENCH ")).with_context(|| format!("wrk printed no summary: {out}"))?;
+    let line =
+        out.lines().find(|l| l.starts_with("BENCH ")).with_context(|| format!("wrk printed no summary: {out}"))?;
     let v: Vec<f64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     anyhow::ensure!(v.len() == 6, "unexpected wrk summary {line:?}");
-    Ok(Load { requests: v[0], seconds: v[1] / 1e6, p50: v[2] / 1e6, p99: v[3] / 1e6, errors: v[4] as u64, non_2xx: v[5] as u64 })
+    Ok(Load {
+        requests: v[0],
+        seconds: v[1] / 1e6,
+        p50: v[2] / 1e6,
+        p99: v[3] / 1e6,
+        errors: v[4] as u64,
+        non_2xx: v[5] as u64,
+    })
 }
 
 /// `wrk` on PATH; installed from Debian when missing and running as root.
@@ -286,7 +303,13 @@ fn redis(url: &str, args: &[&str]) -> anyhow::Result<String> {
 }
 
 /// A one-shot HTTP/1.1 request on loopback (`Connection: close`); returns status and body.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -304,7 +327,8 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("not an HTTP response")?;
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let rest = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    let rest =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
     Ok((status, rest))
 }
 

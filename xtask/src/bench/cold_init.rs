@@ -43,15 +43,17 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let n = binaries.len();
         for i in 0..n {
             let (name, path) = &binaries[(i + rep) % n];
-            let secs = measure(path, &addr.to_string(), &rx)
-                .with_context(|| format!("{name}: no first Runtime API poll"))?;
+            let secs =
+                measure(path, &addr.to_string(), &rx).with_context(|| format!("{name}: no first Runtime API poll"))?;
             samples.entry(name.clone()).or_default().push(secs);
         }
     }
     let hello = Summary::of(&samples[HELLO]).expect("reps > 0");
     let zips = zip_sizes(b);
     let mut table = Table::new(
-        format!("Process start → first `GET …/runtime/invocation/next`, host release builds, {reps} runs each (interleaved)"),
+        format!(
+            "Process start → first `GET …/runtime/invocation/next`, host release builds, {reps} runs each (interleaved)"
+        ),
         &["function", "cold init", "ratio to hello", "host binary", "arm64 zip"],
     );
     for (name, path) in &binaries {

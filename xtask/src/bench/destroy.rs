@@ -53,7 +53,11 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let requests = moto.since(mark);
         let on_bucket: Vec<_> = requests
             .iter()
-            .filter(|r| r.path == format!("/{data_bucket}") || r.path.starts_with(&format!("/{data_bucket}?")) || r.path.starts_with(&format!("/{data_bucket}/")))
+            .filter(|r| {
+                r.path == format!("/{data_bucket}")
+                    || r.path.starts_with(&format!("/{data_bucket}?"))
+                    || r.path.starts_with(&format!("/{data_bucket}/"))
+            })
             .collect();
         let lists = on_bucket.iter().filter(|r| r.method == "GET" && r.path.contains("versions")).count() as u64;
         let deletes = on_bucket.iter().filter(|r| r.method == "POST" && r.path.contains("delete")).count() as u64;
@@ -82,7 +86,10 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     table.row(["floor ⌈N/1000⌉×2".to_string(), thousands(floor as u64)]);
     table.row(["ratio to the floor".to_string(), ratio(total, floor as f64)]);
     table.row(["other requests on the bucket (multipart listing, bucket delete, ...)".to_string(), other.count()]);
-    table.row(["S3.DeleteObjects in the whole destroy (interceptor; both buckets)".to_string(), col(|s| s.sdk_deletes as f64).count()]);
+    table.row([
+        "S3.DeleteObjects in the whole destroy (interceptor; both buckets)".to_string(),
+        col(|s| s.sdk_deletes as f64).count(),
+    ]);
     table.row(["destroy wall time (whole command)".to_string(), col(|s| s.wall).secs()]);
     let phases: Vec<f64> = samples.iter().filter_map(|s| s.empty_phase).collect();
     if let Some(p) = Summary::of(&phases) {

@@ -87,7 +87,12 @@ impl Moto {
     pub fn since(&self, mark: usize) -> Vec<Request> {
         std::thread::sleep(Duration::from_millis(150));
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.get(mark..).unwrap_or("").lines().filter_map(parse_line).filter(|r| !r.path.starts_with("/moto-api")).collect()
+        text.get(mark..)
+            .unwrap_or("")
+            .lines()
+            .filter_map(parse_line)
+            .filter(|r| !r.path.starts_with("/moto-api"))
+            .collect()
     }
 
     /// The environment an AWS tool needs to talk to this moto and nothing else.

@@ -88,7 +88,10 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     for (op, counts) in ops.iter_mut() {
         *counts = noops.iter().map(|r| r.call(op) as f64).collect();
     }
-    let mut by_op = Table::new("No-op deploy: AWS calls by operation (SDK interceptor, `--json`)", &["operation", "calls", "first deploy"]);
+    let mut by_op = Table::new(
+        "No-op deploy: AWS calls by operation (SDK interceptor, `--json`)",
+        &["operation", "calls", "first deploy"],
+    );
     for (op, counts) in &ops {
         by_op.row([format!("`{op}`"), Summary::of(counts).expect("reps").count(), first.call(op).to_string()]);
     }

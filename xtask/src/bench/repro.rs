@@ -31,7 +31,10 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
                 proc::copy_tree(&fixture, dest)?;
                 std::fs::copy(b.ctx.root.join("rust-toolchain.toml"), dest.join("rust-toolchain.toml"))?;
             }
-            ("the build tests' one-function fixture project (xtask/tests/fixtures/lambda-fixture)".to_string(), String::new())
+            (
+                "the build tests' one-function fixture project (xtask/tests/fixtures/lambda-fixture)".to_string(),
+                String::new(),
+            )
         }
     };
     let mut walls = Vec::new();

@@ -312,7 +312,16 @@ pub fn create_distribution(moto: &Moto, scratch: &Path) -> anyhow::Result<String
 /// The outputs of the bench stack, through the AWS CLI.
 pub fn outputs(moto: &Moto, scratch: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let mut cmd = Command::new("aws");
-    cmd.args(["cloudformation", "describe-stacks", "--stack-name", STACK, "--output", "json", "--endpoint-url", &moto.url]);
+    cmd.args([
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        STACK,
+        "--output",
+        "json",
+        "--endpoint-url",
+        &moto.url,
+    ]);
     moto.env(&mut cmd, scratch);
     let run = proc::run(cmd, Duration::from_secs(120))?.check("aws cloudformation describe-stacks")?;
     let out: Value = serde_json::from_slice(&run.output.stdout)?;

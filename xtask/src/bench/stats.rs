@@ -20,7 +20,7 @@ impl Summary {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let mid = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 { (sorted[mid - 1] + sorted[mid]) / 2.0 } else { sorted[mid] };
+        let median = if sorted.len().is_multiple_of(2) { (sorted[mid - 1] + sorted[mid]) / 2.0 } else { sorted[mid] };
         Some(Summary { n: sorted.len(), median, min: sorted[0], max: sorted[sorted.len() - 1] })
     }
 
@@ -85,7 +85,13 @@ impl TimeUnit {
             TimeUnit::Millis => (secs * 1e3, "ms"),
             TimeUnit::Secs => (secs, "s"),
         };
-        let digits = if value >= 100.0 { 0 } else if value >= 10.0 { 1 } else { 2 };
+        let digits = if value >= 100.0 {
+            0
+        } else if value >= 10.0 {
+            1
+        } else {
+            2
+        };
         if with_unit { format!("{value:.digits$} {unit}") } else { format!("{value:.digits$}") }
     }
 }
@@ -101,7 +107,13 @@ pub fn ratio(a: f64, b: f64) -> String {
         return if a == 0.0 { "–".into() } else { "∞".into() };
     }
     let r = a / b;
-    let digits = if r >= 100.0 { 0 } else if r >= 10.0 { 1 } else { 2 };
+    let digits = if r >= 100.0 {
+        0
+    } else if r >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{r:.digits$}×")
 }
 
@@ -110,7 +122,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

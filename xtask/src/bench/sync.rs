@@ -69,7 +69,11 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
                     let dist_arg = dist.display().to_string();
                     let run = stack::xtask(b, &moto, &project, &["sync", "--from-dist", &dist_arg, "--json"], LIMIT)?;
                     let requests = moto.since(mark);
-                    ours = Some((run.run.wall.as_secs_f64(), object_puts(&requests, &site_bucket).count(), run.json["aws_calls_total"].as_u64().unwrap_or(requests.len() as u64)));
+                    ours = Some((
+                        run.run.wall.as_secs_f64(),
+                        object_puts(&requests, &site_bucket).count(),
+                        run.json["aws_calls_total"].as_u64().unwrap_or(requests.len() as u64),
+                    ));
                 } else {
                     let mark = moto.mark();
                     let wall = aws_sync(&moto, &plain, cli_bucket, scratch.path())?;
