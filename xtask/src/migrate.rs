@@ -1,13 +1,23 @@
-//! `cargo xtask migrate`: Apply the embedded SQL migrations to DATABASE_URL [not implemented yet: issue #4].
+//! `cargo xtask migrate`: Apply the embedded SQL migrations to DATABASE_URL.
+//!
+//! Runs the `migrate` function's binary locally (outside Lambda it migrates once and exits), so
+//! the xtask itself does not link the database stack.
+
+use xshell::cmd;
 
 use crate::Ctx;
+use crate::services;
 
-/// Apply the embedded SQL migrations to DATABASE_URL [not implemented yet: issue #4]
+/// Apply the embedded SQL migrations to DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)
 #[derive(clap::Args, Debug)]
 pub struct Migrate {}
 
 impl Migrate {
-    pub fn run(self, _ctx: &Ctx) -> anyhow::Result<()> {
-        Err(crate::errors::not_yet("migrate", 4))
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        services::require_postgres()?;
+        let sh = &ctx.sh;
+        let _db = sh.push_env("DATABASE_URL", services::database_url());
+        cmd!(sh, "cargo run --quiet --locked -p notes-migrate --bin migrate").run()?;
+        Ok(())
     }
 }

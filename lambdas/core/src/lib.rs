@@ -1,4 +1,28 @@
-//! Domain of the notes app: types, validation, errors and the ports (traits) for every store.
+//! Domain of the notes app: types, validation, errors and the ports (traits) for every store, with
+//! a real adapter and an in-memory adapter for each port.
+//!
+//! | port | real adapter | in-memory adapter (only for `cargo xtask dev`) |
+//! | --- | --- | --- |
+//! | [`ports::Notes`] (source of truth) | [`dynamo::DynamoNotes`] (DynamoDB) | [`memory::MemoryNotes`] |
+//! | [`ports::Activity`] (relational) | [`postgres::PgActivity`] (PostgreSQL) | [`memory::MemoryActivity`] |
+//! | [`ports::Cache`] (cache only) | [`cache::RedisCache`] (Redis/ElastiCache) | [`memory::MemoryCache`] |
+//! | [`ports::Blobs`] (user files) | [`blobs::S3Blobs`] (S3, presigned URLs) | [`memory::MemoryBlobs`] |
+//!
+//! The contract tests in `tests/contract_*.rs` run the same checks against both adapters of a port.
+
+pub mod blobs;
+pub mod cache;
+pub mod config;
+pub mod dynamo;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod ports;
+pub mod postgres;
+pub mod validate;
+
+pub use error::{StoreError, ValidationError};
+pub use model::*;
 
 /// Longest note title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -8,3 +32,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_TAGS: usize = 20;
 /// Longest tag, in characters.
 pub const MAX_TAG_CHARS: usize = 32;
+/// Largest attachment, in bytes (the presigned PUT is bound to the declared size).
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+/// Longest attachment file name, in characters.
+pub const MAX_FILENAME_CHARS: usize = 255;
+/// Most attachments on one note.
+pub const MAX_ATTACHMENTS_PER_NOTE: usize = 50;
+/// Default and largest page sizes of the list endpoints.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 100;
+/// Lifetime of presigned upload and download URLs.
+pub const PRESIGN_SECS: u64 = 15 * 60;

@@ -8,12 +8,16 @@
 //! - [`database_url`], [`redis_url`]: the real servers the tests use, with a clear panic telling
 //!   how to start them when they are not reachable.
 //! - [`pg::TestDb`]: a fresh PostgreSQL database per test, dropped afterwards.
+//! - [`proxy::Proxy`]: a TCP proxy to switch a dependency off and on (fault tests).
+//! - [`http::send`]: a tiny HTTP client for presigned URLs.
 //! - [`aws`]: SDK configuration and clients pointed at moto (dummy static credentials, us-east-1,
 //!   path-style S3).
 
 pub mod aws;
+pub mod http;
 pub mod moto;
 pub mod pg;
+pub mod proxy;
 
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;

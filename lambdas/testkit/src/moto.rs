@@ -19,11 +19,15 @@ use std::time::{Duration, Instant};
 
 /// How long moto may live at most, in seconds (coreutils `timeout`).
 const LIFETIME_SECS: u32 = 900;
+/// Runs moto in the background and stops it when stdin reaches end of file or on a signal.
+const WATCHDOG: &str = r#"moto_server "$@" & m=$!; trap 'kill $m 2>/dev/null' EXIT INT TERM; read -r _ || true; kill $m 2>/dev/null; wait $m"#;
 /// How long to wait for moto to answer after spawning it.
 const STARTUP: Duration = Duration::from_secs(60);
 
 pub struct Moto {
     child: Child,
+    /// Closing it stops moto (see `WATCHDOG`).
+    stdin: Option<std::process::ChildStdin>,
     port: u16,
     recording: PathBuf,
 }
@@ -70,16 +74,19 @@ impl Moto {
     fn try_start() -> Result<Moto, String> {
         let port = super::free_port();
         let recording = std::env::temp_dir().join(super::unique_name("moto-recording-"));
+        // `sh` keeps moto only as long as our end of its stdin is open: when this value is dropped
+        // or the test process exits (even killed), `read` sees end of file and moto is stopped.
         let mut child = Command::new("timeout")
             .arg(LIFETIME_SECS.to_string())
-            .args(["moto_server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["sh", "-c", WATCHDOG, "sh", "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "true")
             .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot spawn `timeout {LIFETIME_SECS} moto_server`: {e}"))?;
+        let stdin = child.stdin.take();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + STARTUP;
         loop {
@@ -87,7 +94,7 @@ impl Moto {
                 return Err(format!("moto_server exited with {status} (is it on PATH? port {port} taken?)"));
             }
             if http_get(addr, "/moto-api/reset-auth").is_ok() {
-                return Ok(Moto { child, port, recording });
+                return Ok(Moto { child, port, recording, stdin });
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -96,6 +103,14 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// One moto shared by all tests of this test binary (started on first use). Tests sharing it
+    /// use unique table and bucket names ([`crate::unique_name`]). It stops when the test process
+    /// exits.
+    pub fn shared() -> &'static Moto {
+        static SHARED: std::sync::OnceLock<Moto> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Moto::start)
     }
 
     /// `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL` / `endpoint_url`.
@@ -141,7 +156,8 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        // SIGTERM to `timeout` is forwarded to moto_server; SIGKILL would orphan it.
+        drop(self.stdin.take());
+        // SIGTERM to `timeout` is forwarded to the watchdog shell, which stops moto.
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

@@ -1,0 +1,153 @@
+//! The ports: what the application needs from each store. Every port has a real adapter and an
+//! in-memory one; `tests/contract_*.rs` holds them to the same contract.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::{Date, OffsetDateTime};
+
+use crate::error::StoreError;
+use crate::model::{ActivityEvent, ActivityItem, Attachment, Id, Note, NoteContent, Page, Stats, UserId};
+
+/// The source of truth for notes and attachment metadata (DynamoDB). Every call is scoped to one
+/// user: an id of another user's item behaves exactly like an id that does not exist.
+#[async_trait]
+pub trait Notes: Send + Sync {
+    /// Stores a new note at version 1.
+    async fn create(&self, user: &UserId, content: NoteContent) -> Result<Note, StoreError>;
+    /// `NotFound` when the user has no such note.
+    async fn get(&self, user: &UserId, id: Id) -> Result<Note, StoreError>;
+    /// Newest first; `after` is the last id of the previous page. Returns the page and the id to
+    /// continue after, if there may be more.
+    async fn list(&self, user: &UserId, limit: usize, after: Option<Id>)
+    -> Result<(Vec<Note>, Option<Id>), StoreError>;
+    /// Replaces the content when the stored version is `expected` (any version when `None`):
+    /// `NotFound`, or `VersionMismatch` when another write came first. Bumps the version.
+    async fn update(
+        &self,
+        user: &UserId,
+        id: Id,
+        expected: Option<u64>,
+        content: NoteContent,
+    ) -> Result<Note, StoreError>;
+    /// Deletes the note and its attachments' metadata in one transaction; returns the removed
+    /// attachments so the caller can delete their blobs.
+    async fn delete(&self, user: &UserId, id: Id) -> Result<Vec<Attachment>, StoreError>;
+    /// Adds attachment metadata to an existing note (`NotFound` if the note is gone; `Limit` at
+    /// [`crate::MAX_ATTACHMENTS_PER_NOTE`]).
+    async fn add_attachment(&self, user: &UserId, attachment: &Attachment) -> Result<(), StoreError>;
+    /// Oldest first. `NotFound` when the user has no such note.
+    async fn list_attachments(&self, user: &UserId, note: Id) -> Result<Vec<Attachment>, StoreError>;
+    /// Removes one attachment's metadata and returns it (`NotFound` when absent).
+    async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError>;
+    /// Whether the store answers.
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+/// Activity log and stats (PostgreSQL), fed from the notes store's change stream.
+#[async_trait]
+pub trait Activity: Send + Sync {
+    /// Records one change idempotently: `Ok(false)` when `event.event_id` was recorded before.
+    /// Also maintains the relational projection the stats are computed from.
+    async fn record(&self, event: &ActivityEvent) -> Result<bool, StoreError>;
+    /// The user's events, newest first; `after` is a cursor from a previous page.
+    async fn list(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<&ActivityCursor>,
+    ) -> Result<Page<ActivityItem>, StoreError>;
+    /// Totals and activity per day for the 30 days ending with `today` (UTC).
+    async fn stats(&self, user: &UserId, today: Date) -> Result<Stats, StoreError>;
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+/// Position in the activity log: (time, sequence) of the last item returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCursor {
+    pub at: OffsetDateTime,
+    pub seq: i64,
+}
+
+impl ActivityCursor {
+    pub fn encode(&self) -> String {
+        let micros = self.at.unix_timestamp_nanos() / 1000;
+        hex::encode(format!("a:{micros}:{}", self.seq))
+    }
+
+    pub fn decode(s: &str) -> Option<ActivityCursor> {
+        let text = String::from_utf8(hex::decode(s).ok()?).ok()?;
+        let rest = text.strip_prefix("a:")?;
+        let (micros, seq) = rest.split_once(':')?;
+        let micros: i128 = micros.parse().ok()?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()?;
+        Some(ActivityCursor { at, seq: seq.parse().ok()? })
+    }
+}
+
+/// Opaque cursor of the notes listing: the last note id of the previous page.
+pub fn encode_note_cursor(id: Id) -> String {
+    hex::encode(format!("n:{id}"))
+}
+
+pub fn decode_note_cursor(s: &str) -> Option<Id> {
+    let text = String::from_utf8(hex::decode(s).ok()?).ok()?;
+    Id::parse(text.strip_prefix("n:")?)
+}
+
+/// A cache (Redis): entries are fields of hashes so that one delete invalidates a group (e.g. every
+/// cached first page of a user's list). Callers treat every error as a miss (fail open).
+#[async_trait]
+pub trait Cache: Send + Sync {
+    async fn get(&self, key: &str, field: &str) -> Result<Option<String>, StoreError>;
+    /// Sets one field and (re)arms the whole key's time to live.
+    async fn put(&self, key: &str, field: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Deletes whole keys.
+    async fn invalidate(&self, keys: &[String]) -> Result<(), StoreError>;
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+/// A presigned upload: the client sends `PUT url` with exactly these headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedUpload {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// User files (S3): the API never proxies bytes; clients use presigned URLs.
+#[async_trait]
+pub trait Blobs: Send + Sync {
+    /// A PUT URL bound to `content_type` and `size`, valid for `expires`.
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires: Duration,
+    ) -> Result<PresignedUpload, StoreError>;
+    /// A GET URL that downloads the object as `filename`, valid for `expires`.
+    async fn presign_download(&self, key: &str, filename: &str, expires: Duration) -> Result<String, StoreError>;
+    /// Whether the object exists (uploaded).
+    async fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    /// Deletes objects; absent ones are fine.
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError>;
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let id = Id::new();
+        assert_eq!(decode_note_cursor(&encode_note_cursor(id)), Some(id));
+        let c = ActivityCursor { at: crate::model::now(), seq: 42 };
+        assert_eq!(ActivityCursor::decode(&c.encode()), Some(c));
+        for bad in ["", "zz", "6e3a", &hex::encode("n:nope"), &hex::encode("a:1")] {
+            assert_eq!(decode_note_cursor(bad), None, "{bad}");
+            assert_eq!(ActivityCursor::decode(bad), None, "{bad}");
+        }
+    }
+}
