@@ -129,3 +129,34 @@ mod tests {
         assert!(!super::is_read("CloudFormation.CreateChangeSet"));
     }
 }
+
+/// One readable line for an SDK error: `Code: message` for a service error, the innermost cause for
+/// a connection failure or timeout (instead of the SDK's nested debug output).
+pub fn sdk_error_line<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    if let Some(service) = err.as_service_error() {
+        return match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => service.to_string(),
+        };
+    }
+    let kind = match err {
+        SdkError::DispatchFailure(_) => "cannot connect",
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::ResponseError(_) => "unreadable response",
+        SdkError::ConstructionFailure(_) => "cannot build the request",
+        _ => "request failed",
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut innermost = err.to_string();
+    while let Some(e) = source {
+        innermost = e.to_string();
+        source = e.source();
+    }
+    format!("{kind}: {innermost}")
+}

@@ -75,6 +75,10 @@ pub struct Deploy {
     /// UPDATE_ROLLBACK_FAILED -> continue the rollback, in progress -> wait
     #[arg(long)]
     pub repair: bool,
+    /// Run the migration function even if the change set did not call for it (e.g. after a
+    /// migration failed for a passing reason and the stack itself is unchanged)
+    #[arg(long)]
+    pub migrate: bool,
     /// Compute everything, write nothing (no bucket, upload, change set, invalidation)
     #[arg(long)]
     pub dry_run: bool,
@@ -149,7 +153,14 @@ impl Deploy {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let ui = Ui::new("deploy", "", "", self.dry_run);
         // 1. Preflight: nothing below touches AWS until the template and parameters are valid.
-        let (local, aws) = ui.phase_blocking("preflight", || {
+        let (local, aws) = ui.preflight(|| {
+            if self.confirm && !self.dry_run && !std::io::stdin().is_terminal() {
+                return Err(Refusal::new(
+                    "--confirm asks before executing the change set, and standard input is not a terminal",
+                    "run it from a terminal, or drop --confirm (CI proceeds by default; --dry-run shows the plan)",
+                )
+                .into());
+            }
             let local = preflight_local(ctx, &self.overrides)?;
             let aws = Aws::connect(ctx)?;
             let detail = format!(
@@ -193,10 +204,22 @@ impl Deploy {
         let (account, mut state) = ui
             .phase("credentials", async {
                 let who = c.sts.get_caller_identity().send().await.map_err(|e| {
-                    Refusal::new(
-                        format!("AWS credentials are not usable: {}", aws_sdk_sts::error::DisplayErrorContext(&e)),
-                        "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
-                    )
+                    let reachable = e.as_service_error().is_some();
+                    let line = crate::calls::sdk_error_line(&e);
+                    if reachable {
+                        Refusal::new(
+                            format!("AWS credentials are not usable: {line}"),
+                            "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
+                        )
+                    } else {
+                        Refusal::new(
+                            format!("cannot reach AWS STS: {line}"),
+                            match &aws.endpoint_url {
+                                Some(url) => format!("is the endpoint {url} (AWS_ENDPOINT_URL) up?"),
+                                None => "check the network, proxy settings and --region".to_string(),
+                            },
+                        )
+                    }
                 })?;
                 let account = who.account().unwrap_or("unknown").to_string();
                 let state = stack::describe(&c.cfn, stack_name).await?;
@@ -287,9 +310,9 @@ impl Deploy {
 
         // 6. Migrations.
         let migrate_fn = outputs.get("MigrateFunctionName").cloned().unwrap_or_default();
-        if created || !changes.is_empty() {
+        if created || self.migrate || !changes.is_empty() {
             ui.phase("migrations", async {
-                if migrations::needs_migration(created, &changes, &migrate_fn) {
+                if self.migrate || migrations::needs_migration(created, &changes, &migrate_fn) {
                     let done = migrations::run(&c, &outputs, self.dry_run, ui).await?;
                     ui.with(|s| s.migration = done.clone());
                     Ok(((), done))
@@ -479,10 +502,10 @@ impl Deploy {
             ui.line(format!("      {}", ch.describe()));
         }
         ui.with(|sum| {
-            sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect()
+            sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
         });
         if self.confirm {
-            let answer = match ask("execute this change set? [y/N]") {
+            let answer = match ui.suspend(|| ask("execute this change set? [y/N]")) {
                 Ok(a) => a,
                 Err(e) => {
                     stack::delete_change_set(&c.cfn, &cs.id, &cs.stack_id).await;
@@ -521,9 +544,8 @@ impl Deploy {
     }
 }
 
+/// The S3 URL CloudFormation reads a large template from. Always the AWS form: CloudFormation (and
+/// moto, which maps it to its own S3) fetches it itself, not through our endpoint.
 fn template_url(c: &Clients, bucket: &str, key: &str) -> String {
-    match &c.endpoint_url {
-        Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
-        None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", c.region),
-    }
+    format!("https://{bucket}.s3.{}.amazonaws.com/{key}", c.region)
 }

@@ -164,18 +164,18 @@ fn monthly_s3_cost(bytes: u64) -> String {
 
 impl Destroy {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
-        let interactive = std::io::stdin().is_terminal();
-        if !self.yes && !interactive {
-            return Err(Refusal::new(
-                "destroy needs confirmation and standard input is not a terminal",
-                "pass --yes to delete the stack and empty its buckets without asking",
-            )
-            .into());
-        }
         let ui = Ui::new("destroy", "", "", false);
-        let (aws, stack_name) = ui.phase_blocking("preflight", || {
+        let (aws, stack_name) = ui.preflight(|| {
             let aws = Aws::connect(ctx)?;
             let name = aws.settings.stack_name()?.to_string();
+            // Before any AWS call: nobody can type the stack name without a terminal.
+            if !self.yes && !std::io::stdin().is_terminal() {
+                return Err(Refusal::new(
+                    "destroy needs confirmation and standard input is not a terminal",
+                    "pass --yes to delete the stack and empty its buckets without asking",
+                )
+                .into());
+            }
             let detail = format!("stack {name} in {}", aws.region());
             Ok(((aws, name), detail))
         })?;
@@ -199,7 +199,36 @@ impl Destroy {
             ui.line(format!("    stack {stack_name} does not exist in {}: nothing to destroy", aws.region()));
             return Ok(());
         };
-        // Buckets of the stack: every AWS::S3::Bucket resource, by physical name.
+        // Protections first: emptying buckets of a stack that then refuses to go would be the worst outcome.
+        if state.termination_protection {
+            return Err(Refusal::new(
+                format!("stack {stack_name} has termination protection enabled"),
+                format!(
+                    "turn it off first: aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}"
+                ),
+            )
+            .into());
+        }
+        if state.parameters.get("EnableDeletionProtection").is_some_and(|v| v == "true") {
+            return Err(Refusal::new(
+                format!("stack {stack_name} was deployed with EnableDeletionProtection=true (the database and user pool refuse deletion)"),
+                "deploy it with `cargo xtask deploy --parameter EnableDeletionProtection=false` first, then destroy",
+            )
+            .into());
+        }
+        let template = c
+            .cfn
+            .get_template()
+            .stack_name(&state.id)
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.template_body().map(String::from))
+            .and_then(|b| Template::parse(b, "the stack's template").ok());
+        let retained = template.map(|t| t.retained).unwrap_or_default();
+        // Buckets to empty: the site and app-data buckets (outputs), and any other bucket of the stack
+        // that CloudFormation will delete (it cannot delete a bucket that is not empty). Retained
+        // buckets other than those two (the log bucket's audit trail) are left alone.
         let resources = c
             .cfn
             .describe_stack_resources()
@@ -207,12 +236,18 @@ impl Destroy {
             .send()
             .await
             .with_context(|| format!("cannot list the resources of {stack_name}"))?;
+        let site_bucket = state.outputs.get("SiteBucketName").cloned();
         let data_bucket = state.outputs.get("AppDataBucketName").cloned();
         let mut buckets: Vec<(String, String)> = resources
             .stack_resources()
             .iter()
             .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
             .filter_map(|r| Some((r.logical_resource_id()?.to_string(), r.physical_resource_id()?.to_string())))
+            .filter(|(logical, name)| {
+                Some(name) == site_bucket.as_ref()
+                    || Some(name) == data_bucket.as_ref()
+                    || !retained.iter().any(|(l, _, _)| l == logical)
+            })
             .collect();
         let kept: Vec<(String, String)> =
             buckets.iter().filter(|(_, name)| self.keep_data && Some(name) == data_bucket.as_ref()).cloned().collect();
@@ -252,8 +287,8 @@ impl Destroy {
                             e.uploads
                         ));
                         ui.with(|s| {
-                            s.site.deleted += e.versions + e.delete_markers;
-                            s.deleted_keys.push(b.clone());
+                            s.objects_deleted += e.versions + e.delete_markers;
+                            s.emptied_buckets.push(b.clone());
                         });
                         lines.push(b);
                     }
@@ -282,7 +317,7 @@ impl Destroy {
             Ok(((), "DELETE_COMPLETE".into()))
         })
         .await?;
-        self.report_retained(&c, aws, stack_name, &state, &kept, ui).await;
+        self.report_retained(&c, aws, stack_name, &retained, &kept, ui).await;
         Ok(())
     }
 
@@ -292,7 +327,7 @@ impl Destroy {
         c: &Clients,
         aws: &Aws,
         stack_name: &str,
-        state: &stack::StackState,
+        retained: &[(String, String, String)],
         kept: &[(String, String)],
         ui: &Ui,
     ) {
@@ -316,21 +351,9 @@ impl Destroy {
                 ));
             }
         }
-        let template = c
-            .cfn
-            .get_template()
-            .stack_name(&state.id)
-            .send()
-            .await
-            .ok()
-            .and_then(|t| t.template_body().map(String::from));
-        let retained = template
-            .and_then(|b| Template::parse(b, "the stack's template").ok())
-            .map(|t| t.retained)
-            .unwrap_or_default();
         let mut by_policy: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (logical, kind, policy) in retained {
-            by_policy.entry(policy).or_default().push(format!("{logical} ({kind})"));
+            by_policy.entry(policy.clone()).or_default().push(format!("{logical} ({kind})"));
         }
         for (policy, items) in by_policy {
             let cost = if policy == "Snapshot" {

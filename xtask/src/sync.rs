@@ -28,7 +28,7 @@ pub struct Sync {
 impl Sync {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let ui = Ui::new("sync", "", "", self.dry_run);
-        let (aws, stack_name, artifacts) = ui.phase_blocking("preflight", || {
+        let (aws, stack_name, artifacts) = ui.preflight(|| {
             let aws = Aws::connect(ctx)?;
             let stack_name = aws.settings.stack_name()?.to_string();
             let artifacts = load_artifacts(ctx, self.from_dist.as_ref())?;

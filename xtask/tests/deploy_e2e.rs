@@ -58,13 +58,14 @@ impl Moto {
         Moto { child, url: format!("http://127.0.0.1:{port}"), log, _dir: dir }
     }
 
-    /// How many requests moto has served so far (from its access log).
+    /// The requests moto has served so far, one access-log line each (`"PUT /bucket/key HTTP/1.1" 200`).
+    fn request_log(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines().filter(|l| l.contains(" HTTP/1.1\" ")).map(String::from).collect()
+    }
+
     fn requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("\" 200 ") || l.contains("HTTP/1.1\" "))
-            .count()
+        self.request_log().len()
     }
 
     async fn sdk(&self) -> aws_config::SdkConfig {
@@ -367,8 +368,13 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     let (fresh, _) = Project::new(&distribution, "api v1", &site_v1());
     let dist = fresh.path("dist");
     let deploy = ["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"];
+    let before = moto.requests();
     let noop = xtask(&moto, &fresh, stack, &deploy);
     assert!(noop.status.success(), "{}", noop.stderr);
+    // moto's own access log agrees with the SDK interceptor: same number of requests, none a write.
+    let served = moto.request_log()[before..].to_vec();
+    assert_eq!(served.len() as u64, noop.json["aws_calls_total"].as_u64().unwrap(), "{served:#?}");
+    assert!(!served.iter().any(|l| l.contains("\"PUT ") || l.contains("\"DELETE ")), "{served:#?}");
     assert_eq!(noop.calls("S3.PutObject"), 0);
     assert_eq!(noop.calls("CloudFormation.CreateChangeSet"), 0);
     assert_eq!(noop.calls("CloudFront.CreateInvalidation"), 0);
@@ -478,4 +484,71 @@ fn failing_deploy_exits_non_zero_with_the_root_cause_first() {
     assert!(run.stderr.contains("\nhint: "), "{}", run.stderr);
     // Nothing after the stack phase ran: no site upload.
     assert!(!run.stderr.contains("==> site"), "{}", run.stderr);
+}
+
+#[test]
+fn large_template_protected_stack_and_keep_data() {
+    let moto = Moto::start();
+    let rt = rt();
+    let distribution = rt.block_on(create_distribution(&moto));
+    let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+    let dist = project.path("dist");
+    let stack = "notes-protected";
+    // Past CloudFormation's 51,200-byte TemplateBody limit (as cloud/stack.yaml is), the template
+    // goes through the artifact bucket as a TemplateURL.
+    let mut template = std::fs::read_to_string(project.path("cloud/stack.yaml")).unwrap();
+    for i in 0..1200 {
+        template.push_str(&format!("# padding line {i:04}: the real template is past the inline limit too\n"));
+    }
+    assert!(template.len() > 51_200);
+    std::fs::write(project.path("cloud/stack.yaml"), template).unwrap();
+    let args = [
+        "--allow-example-domains",
+        "deploy",
+        "--from-dist",
+        &dist,
+        "--json",
+        "--parameter",
+        "EnableDeletionProtection=true",
+    ];
+    let deployed = xtask(&moto, &project, stack, &args);
+    assert!(deployed.status.success(), "{}", deployed.stderr);
+    // 2 zips + the template + 4 site files + config.json + the site manifest.
+    assert_eq!(deployed.calls("S3.PutObject"), 9, "{}", deployed.json["aws_calls"]);
+    let site_bucket = rt.block_on(outputs(&moto, stack))["SiteBucketName"].clone();
+    let destroy = xtask(&moto, &project, stack, &["destroy", "--yes", "--json"]);
+    assert!(!destroy.status.success());
+    assert!(destroy.stderr.contains("EnableDeletionProtection=false"), "{}", destroy.stderr);
+    let s3 = rt.block_on(moto.s3());
+    let left = rt.block_on(s3.list_objects_v2().bucket(&site_bucket).send()).unwrap();
+    assert!(left.key_count().unwrap_or(0) > 0, "the site bucket must not be emptied");
+
+    // Unprotected, then destroyed with --keep-data: the user's uploads stay, the site goes.
+    let args = [
+        "--allow-example-domains",
+        "deploy",
+        "--from-dist",
+        &dist,
+        "--json",
+        "--parameter",
+        "EnableDeletionProtection=false",
+    ];
+    let unprotected = xtask(&moto, &project, stack, &args);
+    assert!(unprotected.status.success(), "{}", unprotected.stderr);
+    assert_eq!(
+        unprotected.json["change_set_changes"],
+        serde_json::json!([]),
+        "a parameter no resource uses changes none"
+    );
+    let data_bucket = rt.block_on(outputs(&moto, stack))["AppDataBucketName"].clone();
+    rt.block_on(
+        s3.put_object().bucket(&data_bucket).key("users/1/photo.jpg").body(ByteStream::from_static(b"jpg")).send(),
+    )
+    .unwrap();
+    let destroy = xtask(&moto, &project, stack, &["destroy", "--yes", "--keep-data", "--json"]);
+    assert!(destroy.status.success(), "{}", destroy.stderr);
+    assert_eq!(destroy.json["emptied_buckets"], serde_json::json!([site_bucket]));
+    let kept = rt.block_on(s3.list_objects_v2().bucket(&data_bucket).send()).unwrap();
+    assert_eq!(kept.contents().first().and_then(|o| o.key()), Some("users/1/photo.jpg"));
+    assert!(destroy.stderr.contains("(--keep-data)"), "{}", destroy.stderr);
 }

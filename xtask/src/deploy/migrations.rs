@@ -10,8 +10,8 @@ use super::stack::Change;
 use crate::calls::Clients;
 use crate::errors::Refusal;
 
-const DB_TYPES: &[&str] =
-    &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"];
+/// The SQL database the migrations apply to.
+const DB_TYPES: &[&str] = &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster"];
 
 /// Whether a change set's changes call for a migration run.
 pub fn needs_migration(created: bool, changes: &[Change], migrate_function: &str) -> bool {
@@ -51,7 +51,7 @@ pub async fn run(c: &Clients, outputs: &BTreeMap<String, String>, dry_run: bool,
     if let Some(kind) = out.function_error() {
         return Err(Refusal::new(
             format!("the migration function {function} failed ({kind}): {}", body.trim()),
-            "read its CloudWatch logs; the stack is deployed, rerun `cargo xtask deploy` after fixing the migration",
+            "read its CloudWatch logs; the stack is deployed: fix the cause, then `cargo xtask deploy --migrate`",
         )
         .into());
     }
@@ -59,7 +59,7 @@ pub async fn run(c: &Clients, outputs: &BTreeMap<String, String>, dry_run: bool,
     if let Some(err) = parsed.get("error").filter(|e| !e.is_null()) {
         return Err(Refusal::new(
             format!("the migration function {function} reported an error: {err}"),
-            "read its CloudWatch logs; rerun `cargo xtask deploy` after fixing the migration",
+            "read its CloudWatch logs; the stack is deployed: fix the cause, then `cargo xtask deploy --migrate`",
         )
         .into());
     }

@@ -42,6 +42,9 @@ pub struct Summary {
     pub uploaded_keys: Vec<String>,
     pub deleted_keys: Vec<String>,
     pub invalidation_paths: Vec<String>,
+    /// destroy: object versions and delete markers removed from the emptied buckets.
+    pub emptied_buckets: Vec<String>,
+    pub objects_deleted: u64,
     pub migration: String,
     pub notes: Vec<String>,
     pub phases: Vec<PhaseTime>,
@@ -109,6 +112,21 @@ impl Ui {
         self.end(result)
     }
 
+    /// The preflight: silent until it succeeds (a refusal is reported by the caller as one error
+    /// line and one hint, nothing else), then one `ok` line with its timing.
+    pub fn preflight<T>(&self, f: impl FnOnce() -> anyhow::Result<(T, String)>) -> anyhow::Result<T> {
+        let start = Instant::now();
+        let (value, detail) = f()?;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("    {:<12} ok   {secs:>6.1}s  {detail}", "preflight");
+        self.summary.lock().expect("ui poisoned").phases.push(PhaseTime {
+            phase: "preflight".into(),
+            seconds: secs,
+            detail,
+        });
+        Ok(value)
+    }
+
     /// [`Ui::phase`] for synchronous work.
     pub fn phase_blocking<T>(&self, name: &str, f: impl FnOnce() -> anyhow::Result<(T, String)>) -> anyhow::Result<T> {
         self.start(name);
@@ -122,6 +140,22 @@ impl Ui {
         match &*self.current.lock().expect("ui poisoned") {
             Some((_, _, bar)) if self.tty => bar.suspend(|| eprintln!("{text}")),
             _ => eprintln!("{text}"),
+        }
+    }
+
+    /// Shows progress within the current phase next to its spinner, e.g. `site 12/40 files`.
+    pub fn progress(&self, text: impl AsRef<str>) {
+        if let Some((name, _, bar)) = &*self.current.lock().expect("ui poisoned") {
+            bar.set_message(format!("{name} {}", text.as_ref()));
+        }
+    }
+
+    /// Runs `f` (a prompt) with the spinner hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        let bar = self.current.lock().expect("ui poisoned").as_ref().map(|(_, _, bar)| bar.clone());
+        match bar {
+            Some(bar) if self.tty => bar.suspend(f),
+            _ => f(),
         }
     }
 
@@ -150,7 +184,16 @@ impl Ui {
             s.region,
             if s.stack_action.is_empty() { "-" } else { &s.stack_action }
         );
-        for (label, t) in [("artifacts", &s.artifacts), ("site files", &s.site)] {
+        if s.command == "destroy" {
+            eprintln!(
+                "  emptied      {} ({} object versions and delete markers)",
+                s.emptied_buckets.join(" "),
+                s.objects_deleted
+            );
+        }
+        for (label, t) in
+            [("artifacts", &s.artifacts), ("site files", &s.site)].into_iter().filter(|_| s.command != "destroy")
+        {
             eprintln!(
                 "  {label:<12} {} uploaded ({}), {} unchanged ({}), {} deleted",
                 t.uploaded,

@@ -297,12 +297,16 @@ pub async fn sync_site(
             anyhow::Ok(())
         }
     };
+    let total = p.assets.len() + p.pages.len();
+    let mut done = 0;
     for batch in [&p.assets, &p.pages] {
-        let results = futures::stream::iter(batch.iter().cloned().map(upload))
-            .buffer_unordered(opts.parallel.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        let mut uploads =
+            futures::stream::iter(batch.iter().cloned().map(upload)).buffer_unordered(opts.parallel.max(1));
+        while let Some(result) = uploads.next().await {
+            result?;
+            done += 1;
+            ui.progress(format!("{done}/{total} files"));
+        }
     }
     delete_keys(c, bucket, &deletes, opts.parallel).await?;
     if p.new_manifest != previous {

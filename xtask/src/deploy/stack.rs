@@ -1,6 +1,6 @@
 //! CloudFormation: the stack's state, change sets, the event stream, the first failure, repairs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,6 +21,8 @@ pub struct StackState {
     pub status: String,
     pub tags: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub termination_protection: bool,
 }
 
 impl StackState {
@@ -67,6 +69,14 @@ pub async fn describe(cfn: &Client, name: &str) -> anyhow::Result<Option<StackSt
                     .iter()
                     .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value().unwrap_or("").to_string())))
                     .collect(),
+                parameters: s
+                    .parameters()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((p.parameter_key()?.to_string(), p.parameter_value().unwrap_or("").to_string()))
+                    })
+                    .collect(),
+                termination_protection: s.enable_termination_protection() == Some(true),
             }))
         }
         Err(err) if err_text(&err).contains("does not exist") => Ok(None),
@@ -98,11 +108,12 @@ fn to_event(e: &aws_sdk_cloudformation::types::StackEvent) -> Event {
     }
 }
 
-/// All events of a stack, oldest first.
-pub async fn events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<Event>> {
-    let mut all = Vec::new();
+/// The events of a stack newer than the event `after` (all of them when None), oldest first.
+/// DescribeStackEvents pages newest first, so paging stops at `after`: a long history is not re-read.
+pub async fn events_since(cfn: &Client, stack: &str, after: Option<&str>) -> anyhow::Result<Vec<Event>> {
+    let mut newest_first = Vec::new();
     let mut token = None;
-    loop {
+    'pages: loop {
         let out = cfn
             .describe_stack_events()
             .stack_name(stack)
@@ -110,14 +121,19 @@ pub async fn events(cfn: &Client, stack: &str) -> anyhow::Result<Vec<Event>> {
             .send()
             .await
             .with_context(|| format!("cannot read the events of {stack}"))?;
-        all.extend(out.stack_events().iter().map(to_event));
+        for e in out.stack_events() {
+            if after.is_some() && e.event_id() == after {
+                break 'pages;
+            }
+            newest_first.push(to_event(e));
+        }
         token = out.next_token().map(String::from);
         if token.is_none() {
             break;
         }
     }
-    all.reverse();
-    Ok(all)
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 /// The root cause among `events` (oldest first): the first `*_FAILED` event, preferring one with a
@@ -130,16 +146,15 @@ pub fn first_failure(events: &[Event]) -> Option<&Event> {
 /// The first failure of the operation that started after `since_id` (an event id, or None for all),
 /// following nested stacks down to the resource that actually failed.
 pub async fn root_cause(cfn: &Client, stack: &str, since_id: Option<&str>) -> anyhow::Result<Option<Event>> {
-    let all = events(cfn, stack).await?;
-    let start = since_id.and_then(|id| all.iter().position(|e| e.id == id)).map_or(0, |i| i + 1);
-    let mut cause = first_failure(&all[start..]).cloned();
+    let recent = events_since(cfn, stack, since_id).await?;
+    let mut cause = first_failure(&recent).cloned();
     // Nested stacks: descend while the failure is an AWS::CloudFormation::Stack other than this one.
     for _ in 0..5 {
         let Some(c) = &cause else { break };
         if c.kind != "AWS::CloudFormation::Stack" || c.physical_id.is_empty() || c.logical_id == stack {
             break;
         }
-        let nested = events(cfn, &c.physical_id).await.unwrap_or_default();
+        let nested = events_since(cfn, &c.physical_id, None).await.unwrap_or_default();
         match first_failure(&nested) {
             Some(inner) => {
                 let mut inner = inner.clone();
@@ -168,8 +183,7 @@ pub async fn stream_until_terminal(
     since_id: Option<&str>,
     ui: &Ui,
 ) -> anyhow::Result<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut started = since_id.is_none();
+    let mut last = since_id.map(String::from);
     let mut delay = Duration::from_millis(500);
     let mut header = false;
     loop {
@@ -180,32 +194,21 @@ pub async fn stream_until_terminal(
             Err(err) if err_text(&err).contains("does not exist") => "DELETE_COMPLETE".to_string(),
             Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot describe stack {stack}"))),
         };
-        if let Ok(all) = events(cfn, stack).await {
-            for e in all {
-                if !started {
-                    if Some(e.id.as_str()) == since_id {
-                        started = true;
-                    }
-                    seen.insert(e.id.clone());
-                    continue;
-                }
-                if seen.insert(e.id.clone()) {
-                    if !header {
-                        ui.line(format!(
-                            "    {:<24} {:<32} {:<28} {:<26} {}",
-                            "time", "resource", "type", "status", "reason"
-                        ));
-                        header = true;
-                    }
-                    let time = e.time.get(11..19).unwrap_or(&e.time);
+        if let Ok(new) = events_since(cfn, stack, last.as_deref()).await {
+            for e in &new {
+                if !header {
                     ui.line(format!(
-                        "    {:<24} {:<32} {:<28} {:<26} {}",
-                        time, e.logical_id, e.kind, e.status, e.reason
+                        "    {:<10} {:<32} {:<30} {:<26} {}",
+                        "time", "resource", "type", "status", "reason"
                     ));
+                    header = true;
                 }
+                let time = e.time.get(11..19).unwrap_or(&e.time);
+                ui.line(format!("    {:<10} {:<32} {:<30} {:<26} {}", time, e.logical_id, e.kind, e.status, e.reason));
             }
-            // The marker event may have scrolled out of a long history: show from now on.
-            started = true;
+            if let Some(newest) = new.last() {
+                last = Some(newest.id.clone());
+            }
         }
         if is_terminal(&status) && status != "REVIEW_IN_PROGRESS" {
             return Ok(status);
