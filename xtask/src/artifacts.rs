@@ -108,23 +108,27 @@ impl Artifacts {
                 "pass a directory written by `cargo xtask dist` (default target/dist)",
             )
         })?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        let invalid = |e: serde_json::Error| {
             Refusal::new(
                 format!("{} is not a valid dist manifest: {e}", manifest_path.display()),
                 "rebuild it with `cargo xtask dist`",
             )
-        })?;
-        if manifest.version != MANIFEST_VERSION {
+        };
+        // The version first, so that a newer format is reported as such, not as unknown fields.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(MANIFEST_VERSION)) {
             return Err(Refusal::new(
                 format!(
-                    "{} has version {}, this xtask reads version {MANIFEST_VERSION}",
+                    "{} has manifest version {}, this xtask reads version {MANIFEST_VERSION}",
                     manifest_path.display(),
-                    manifest.version
+                    version.map_or("(none)".to_string(), |v| v.to_string())
                 ),
                 "rebuild it with this checkout's `cargo xtask dist`",
             )
             .into());
         }
+        let manifest: Manifest = serde_json::from_value(value).map_err(invalid)?;
         verify_sha256sums(dir)?;
         let mut functions = Vec::new();
         for (function, entry) in &manifest.functions {

@@ -13,8 +13,10 @@
 //! paths, different target dirs) gives byte-identical zips. The build sets `RUSTFLAGS` to exactly
 //! [`rustflags`] (any `RUSTFLAGS` in the environment is ignored for this build): the workspace root,
 //! the target dir, `CARGO_HOME` and the rustup toolchain are remapped to fixed names, so no absolute
-//! path of this machine lands in the binary (panic locations, `file!()`); `SOURCE_DATE_EPOCH` is fixed
-//! for any build script that stamps a date. The zip itself is deterministic ([`crate::package`]).
+//! path of this machine lands in the binary (panic locations, `file!()`); C code gets the same maps
+//! through [`cflags`]; `SOURCE_DATE_EPOCH` is fixed for any build script that stamps a date. The
+//! zip itself is deterministic ([`crate::package`]). cargo-lambda's own release overrides are off
+//! (`--disable-optimizations`): the workspace's `[profile.release]` decides.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -78,13 +80,15 @@ pub struct Builder {
     pub target_dir: PathBuf,
     /// `PATH` for child processes: must find `cargo-lambda` and zig.
     pub path_env: OsString,
+    /// Hide cargo-lambda's output (tests); a failure still names cargo's first error.
+    pub quiet: bool,
 }
 
 impl Builder {
     /// The project's builder: pinned tools installed (cargo-lambda, zig), the shared target dir.
     pub fn from_ctx(ctx: &Ctx) -> anyhow::Result<Builder> {
         let tools = Tools::ensure(ctx)?;
-        Ok(Builder { root: ctx.root.clone(), target_dir: ctx.target_dir(), path_env: tools.path_env() })
+        Ok(Builder { root: ctx.root.clone(), target_dir: ctx.target_dir(), path_env: tools.path_env(), quiet: false })
     }
 
     fn command(&self, program: &str) -> Command {
@@ -140,9 +144,15 @@ impl Builder {
             }
         }
         let cargo_lambda = self.output("cargo", &["lambda", "--version"]).ok_or_else(|| {
+            let pin = std::fs::read_to_string(self.root.join("xtask/python-tools.txt"))
+                .ok()
+                .and_then(|pins| pins.lines().find(|l| l.starts_with("cargo-lambda==")).map(str::to_string))
+                .unwrap_or_else(|| "cargo-lambda".to_string());
             Refusal::new(
-                "cargo-lambda is not installed",
-                "`cargo xtask build` installs it from xtask/python-tools.txt; by hand: pip install cargo-lambda==<pinned version>",
+                "cargo-lambda is not installed (not on PATH, not in the tools venv)",
+                format!(
+                    "`cargo xtask build` installs it into target/tools/venv; by hand: pip install {pin} (it brings zig)"
+                ),
             )
         })?;
         tools.insert("cargo-lambda".to_string(), cargo_lambda);
@@ -184,15 +194,25 @@ impl Builder {
         // Not --target-dir: cargo-lambda 1.9 passes it on to `cargo metadata`, which rejects it.
         cmd.env("CARGO_TARGET_DIR", &self.target_dir)
             .env("RUSTFLAGS", rustflags(&self.root, &self.target_dir))
+            .env("CFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
+            .env("CXXFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
             .env("CARGO_TERM_PROGRESS_WHEN", "never")
             .stdin(Stdio::null());
-        let status = cmd.status().context("cannot run `cargo lambda build`")?;
+        let (status, captured) = if self.quiet {
+            let out = cmd.stdout(Stdio::null()).output().context("cannot run `cargo lambda build`")?;
+            (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+        } else {
+            (cmd.status().context("cannot run `cargo lambda build`")?, String::new())
+        };
         if !status.success() {
             let names = functions.iter().map(|f| f.function.as_str()).collect::<Vec<_>>().join(", ");
+            // Quiet builds keep cargo's output: its first error line makes the one-line cause.
+            let first_error =
+                captured.lines().find(|l| l.starts_with("error")).map(|l| format!(": {l}")).unwrap_or_default();
             return Err(Refusal::new(
-                format!("`cargo lambda build` failed for {names} ({status})"),
+                format!("`cargo lambda build` failed for {names} ({status}){first_error}"),
                 "fix the compile error printed above; `cargo check --workspace` is faster for that",
             )
             .into());
@@ -203,6 +223,7 @@ impl Builder {
     /// Builds everything and writes a complete dist directory at `out` (see [`crate::artifacts`]):
     /// into a temp dir next to it, renamed over `out` only when everything succeeded.
     pub fn write_dist(&self, out: &Path) -> anyhow::Result<Artifacts> {
+        refuse_foreign_dir(out)?;
         let mut steps = Steps::default();
         let functions = steps.run("discover Lambda functions (cargo metadata)", || self.discover())?;
         if functions.is_empty() {
@@ -261,7 +282,10 @@ impl Builder {
         std::fs::write(stage.join("manifest.json"), manifest.to_json())?;
         write_sha256sums(stage)?;
         let staged = Artifacts::from_dist(stage).context("the staged dist does not verify")?;
-        crate::dist::check_budgets(&staged)?;
+        if let Err(err) = crate::dist::check_budgets(&staged) {
+            crate::dist::print_summary(&staged);
+            return Err(err);
+        }
         replace_dir(staging, out)?;
         steps.summary();
         Artifacts::from_dist(out)
@@ -279,13 +303,11 @@ impl Builder {
     }
 }
 
-/// `RUSTFLAGS` of the Lambda build: `-C target-cpu=neoverse-n1` (Graviton2, what Lambda arm64 runs
-/// on; cargo-lambda's release default, which we turn off with the rest of its overrides), then
-/// `--remap-path-prefix` flags that replace this machine's absolute paths with fixed names. Later
-/// remaps win in rustc, so the target dir (often inside the workspace) comes after the workspace.
-pub fn rustflags(root: &Path, target_dir: &Path) -> String {
-    let mut flags = vec!["-C target-cpu=neoverse-n1".to_string()];
-    let mut maps: Vec<(PathBuf, &str)> = Vec::new();
+/// This machine's absolute paths and the fixed names they are replaced with in the artifacts.
+/// Later entries win in rustc (and are more specific), so the target dir (often inside the
+/// workspace) comes after the workspace.
+pub fn path_maps(root: &Path, target_dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let mut maps = Vec::new();
     if let Some(home) = cargo_home() {
         maps.push((home, "/cargo"));
     }
@@ -294,8 +316,29 @@ pub fn rustflags(root: &Path, target_dir: &Path) -> String {
     }
     maps.push((root.to_path_buf(), "/workspace"));
     maps.push((target_dir.to_path_buf(), "/target"));
-    flags.extend(maps.iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())));
+    maps
+}
+
+/// `RUSTFLAGS` of the Lambda build: `-C target-cpu=neoverse-n1` (Graviton2, what Lambda arm64 runs
+/// on; cargo-lambda's release default, which we turn off with the rest of its overrides), then a
+/// `--remap-path-prefix` for each of [`path_maps`].
+pub fn rustflags(root: &Path, target_dir: &Path) -> String {
+    let mut flags = vec!["-C target-cpu=neoverse-n1".to_string()];
+    flags.extend(
+        path_maps(root, target_dir).iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())),
+    );
     flags.join(" ")
+}
+
+/// `CFLAGS`/`CXXFLAGS` for C and C++ compiled for the target (ring, aws-lc through cc-rs and zig
+/// cc): `-ffile-prefix-map` for each of [`path_maps`], so `__FILE__` in assertions and debug
+/// info carry no absolute path of this machine either.
+pub fn cflags(root: &Path, target_dir: &Path) -> String {
+    path_maps(root, target_dir)
+        .iter()
+        .map(|(from, to)| format!("-ffile-prefix-map={}={to}", from.display()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn cargo_home() -> Option<PathBuf> {
@@ -354,12 +397,16 @@ pub fn discover_in_metadata(json: &[u8]) -> anyhow::Result<Vec<LambdaFunction>> 
                 "it takes exactly: function = \"api\", code-key-parameter = \"ApiCodeKey\"",
             )
         })?;
-        let valid_name =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_name(&meta.function) || !valid_name(&meta.code_key_parameter) {
+        // What cloud/stack.yaml accepts: keys match ^lambdas/[a-z0-9-]+/<sha256>.zip$, and parameter
+        // names are alphanumeric.
+        let function_ok = !meta.function.is_empty()
+            && meta.function.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let parameter_ok =
+            !meta.code_key_parameter.is_empty() && meta.code_key_parameter.chars().all(|c| c.is_ascii_alphanumeric());
+        if !function_ok || !parameter_ok {
             return Err(Refusal::new(
-                format!("{manifest}: function and code-key-parameter must be non-empty [A-Za-z0-9_-]"),
-                "they become S3 key segments and CloudFormation parameter names",
+                format!("{manifest}: function must be [a-z0-9-]+ and code-key-parameter [A-Za-z0-9]+"),
+                "the function name is an S3 key segment, the parameter a CloudFormation parameter name",
             )
             .into());
         }

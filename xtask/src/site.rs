@@ -6,7 +6,8 @@
 //! only use crates that are both dependencies and build-dependencies of xtask.
 //!
 //! What it does:
-//! - walks `static/` (sorted, hidden files and directories skipped, symlinks refused);
+//! - walks `static/` (sorted; hidden files and directories and Markdown notes such as README.md are
+//!   not part of the site; symlinks are refused);
 //! - fingerprints JS, CSS, images and fonts: `app.js` -> `app.<10 hex of sha256>.js`, where the hash
 //!   is of the file's *final* bytes (after its own references were rewritten);
 //! - rewrites references: in HTML, `src`/`href` attributes and module imports in inline `<script>`
@@ -164,7 +165,8 @@ fn read_sources(static_dir: &Path) -> Result<BTreeMap<String, Source>, BundleErr
     let walk = walkdir::WalkDir::new(static_dir)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter(|e| e.as_ref().map_or(true, |e| !e.file_name().to_string_lossy().ends_with(".md")));
     for entry in walk {
         let entry =
             entry.map_err(|e| error(format!("cannot read {}: {e}", static_dir.display()), "check permissions"))?;
@@ -285,9 +287,40 @@ fn process(sources: &BTreeMap<String, Source>) -> Result<(Outputs, Renames, Vec<
     }
     // A file whose renamed twin collides with a later, unrenamed source is caught above; one whose
     // unrenamed name equals an earlier fingerprinted output is caught by `outputs.insert`.
+    warnings.extend(missed_references(sources, &outputs, &renames));
     warnings.sort();
     warnings.dedup();
     Ok((outputs, renames, warnings))
+}
+
+/// Old names of fingerprinted files still mentioned in text outputs, e.g. a JS string
+/// `'/favicon.svg'` the rewriter cannot know is a URL: that URL would 404, so say so.
+fn missed_references(sources: &BTreeMap<String, Source>, outputs: &Outputs, renames: &Renames) -> Vec<String> {
+    let renamed: Vec<(&str, &str)> = renames
+        .iter()
+        .filter(|(src, out)| src != out)
+        .map(|(src, out)| (src.rsplit('/').next().unwrap_or(src), out.as_str()))
+        .collect();
+    let mut warnings = Vec::new();
+    for (src, out) in renames {
+        if sources[src].kind == Kind::Other {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&outputs[out].0);
+        for (old_name, new_path) in &renamed {
+            let bounded = text.match_indices(old_name).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + old_name.len()..].chars().next();
+                matches!(before, Some('/' | '"' | '\'' | '`' | '(' | '='))
+                    && matches!(after, None | Some('"' | '\'' | '`' | ')' | '?' | '#' | ' '))
+            });
+            if bounded {
+                warnings
+                    .push(format!("{src}: mentions {old_name}, which is published only as {new_path}; left as it is"));
+            }
+        }
+    }
+    warnings
 }
 
 /// Whether `start` can reach itself through references whose names are not decided yet.
@@ -398,8 +431,9 @@ struct Patterns {
 fn patterns() -> &'static Patterns {
     static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| Patterns {
-        // src="..." href='...' (also srcset with a single URL is not handled: use src).
-        html_attr: Regex::new(r#"(?i)(\s(?:src|href)\s*=\s*)(?:"([^"]*)"|'([^']*)')"#).expect("valid regex"),
+        // src="..." href='...' src=bare (srcset is not handled: use src).
+        html_attr: Regex::new(r#"(?i)(\s(?:src|href)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"#)
+            .expect("valid regex"),
         html_script: Regex::new(r"(?is)(<script\b[^>]*>)(.*?)(</script\s*>)").expect("valid regex"),
         css_url: Regex::new(r#"(?i)(url\(\s*)(?:"([^"]*)"|'([^']*)'|([^"')\s]+))(\s*\))"#).expect("valid regex"),
         css_import: Regex::new(r#"(?i)(@import\s+)(?:"([^"]*)"|'([^']*)')"#).expect("valid regex"),
@@ -423,7 +457,7 @@ fn rewrite(kind: Kind, text: &str, f: &mut dyn FnMut(&str) -> Option<String>) ->
                 let body = rewrite(Kind::Js, &caps[2], f);
                 format!("{}{body}{}", &caps[1], &caps[3])
             });
-            replace_quoted(&p.html_attr, &text, None, f)
+            replace_quoted(&p.html_attr, &text, Some(4), f)
         }
         Kind::Css => {
             let text = replace_quoted(&p.css_url, text, Some(4), f);

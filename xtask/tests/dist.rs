@@ -46,7 +46,7 @@ fn checkout_with_target(dest: &Path, target_dir: &Path) -> Builder {
     copy_dir(Path::new(FIXTURE), dest);
     let toolchain = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rust-toolchain.toml");
     std::fs::copy(toolchain, dest.join("rust-toolchain.toml")).unwrap();
-    Builder { root: dest.to_path_buf(), target_dir: target_dir.to_path_buf(), path_env: tools_path() }
+    Builder { root: dest.to_path_buf(), target_dir: target_dir.to_path_buf(), path_env: tools_path(), quiet: true }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -158,6 +158,19 @@ fn two_checkouts_give_identical_dists() {
     assert_eq!(manifest.site["index.html"].cache_control, "no-cache");
     assert!(manifest.site.keys().any(|k| k.starts_with("app.") && k.ends_with(".js") && k != "app.js"));
     assert_eq!(manifest.tools.keys().collect::<Vec<_>>(), ["cargo-lambda", "rustc", "zig"]);
+    // manifest.json: sorted keys, no timestamps (hashes and versions redacted: they move with the toolchain).
+    let hex = regex::Regex::new(r"[0-9a-f]{64}").unwrap();
+    let redacted = hex.replace_all(&read(&dist_one.join("manifest.json")), "<sha256>").into_owned();
+    let redacted = regex::Regex::new(r#"("(?:cargo-lambda|rustc|zig)": )"[^"]*""#)
+        .unwrap()
+        .replace_all(&redacted, "$1\"<version>\"");
+    let redacted = regex::Regex::new(r#""size": \d+"#).unwrap().replace_all(&redacted, "\"size\": <n>");
+    expect_test::expect_file!["fixtures/lambda-fixture.manifest.json"].assert_eq(&redacted);
+
+    // Artifacts::from_dist notices a changed byte.
+    std::fs::write(dist_two.join("site/config.json"), "{}").unwrap();
+    let err = format!("{:#}", Artifacts::from_dist(&dist_two).unwrap_err());
+    assert!(err.contains("site/config.json has sha256"), "{err}");
 
     // A failing rebuild (fingerprint collision in static/, found after compiling and zipping)
     // leaves the previous dist exactly as it was and no temp dirs behind.
@@ -178,7 +191,9 @@ fn a_crate_that_does_not_compile_fails_before_touching_dist() {
     std::fs::write(one.root.join("src/main.rs"), "fn main() { this does not compile }").unwrap();
     let dist = one.target_dir.join("dist");
     let err = one.write_dist(&dist).unwrap_err();
-    assert!(format!("{err:#}").contains("`cargo lambda build` failed for api"), "{err:#}");
+    let message = format!("{err:#}");
+    assert!(message.contains("`cargo lambda build` failed for api (exit status: "), "{message}");
+    assert!(message.contains("): error: expected one of"), "{message}");
     assert!(!dist.exists());
     assert_eq!(leftovers(&one.target_dir), Vec::<String>::new());
 }
@@ -303,9 +318,68 @@ fn functions_are_discovered_from_package_metadata() {
         expect_test::expect![[r#"error: packages a and b both declare function api / Other"#]],
     );
     check(
+        metadata(&pkg("a", &lambda("Api_1", "ApiCodeKey"), "Api_1")),
+        expect_test::expect!["error: /w/a/Cargo.toml: function must be [a-z0-9-]+ and code-key-parameter [A-Za-z0-9]+"],
+    );
+    check(
         metadata(&pkg("a", r#"{"xtask": {"lambda": {"function": "api"}}}"#, "api")),
         expect_test::expect![[
             r#"error: /w/a/Cargo.toml: bad [package.metadata.xtask.lambda]: missing field `code-key-parameter`"#
         ]],
     );
+}
+
+/// `Artifacts::from_dist` on hand-made dist dirs: what `deploy --from-dist` refuses.
+#[test]
+fn from_dist_refuses_what_dist_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path();
+    let check = |expect: expect_test::Expect| {
+        let actual = match Artifacts::from_dist(dist) {
+            Ok(a) => format!("ok: {} functions, {} site files", a.functions.len(), a.site.files.len()),
+            Err(e) => format!("{e:#}").replace(&dist.display().to_string(), "DIST"),
+        };
+        expect.assert_eq(&actual);
+    };
+    check(expect_test::expect!["cannot read DIST/manifest.json: No such file or directory (os error 2)"]);
+
+    std::fs::create_dir_all(dist.join("site")).unwrap();
+    std::fs::write(dist.join("site/index.html"), "<!doctype html>").unwrap();
+    let site = xtask::site::bundle(&dist.join("site"), &dir.path().join("scratch")).unwrap().files;
+    std::fs::remove_dir_all(dir.path().join("scratch")).unwrap();
+    let manifest = Manifest {
+        functions: Default::default(),
+        git_commit: "abc".into(),
+        site,
+        tools: Default::default(),
+        version: 1,
+    };
+    std::fs::write(dist.join("manifest.json"), manifest.to_json()).unwrap();
+    xtask::build::write_sha256sums(dist).unwrap();
+    check(expect_test::expect!["ok: 0 functions, 1 site files"]);
+
+    std::fs::write(dist.join("manifest.json"), manifest.to_json().replace("\"version\": 1", "\"version\": 2")).unwrap();
+    check(expect_test::expect!["DIST/manifest.json has manifest version 2, this xtask reads version 1"]);
+
+    std::fs::write(dist.join("manifest.json"), manifest.to_json()).unwrap();
+    std::fs::write(dist.join("site/index.html"), "<!doctype html><p>changed").unwrap();
+    check(expect_test::expect![
+        "DIST: site/index.html has sha256 6bb1759f38846704e55ed74a3874da2574eee4597880d287c8bc62577c6014f5, SHA256SUMS says fe26c59e91ac8de694b2531dc3bdc1b7faf471d3d7e4e00870af60f5f22897cb"
+    ]);
+}
+
+#[test]
+fn a_missing_cargo_lambda_is_refused_with_the_install_command() {
+    let a = tempfile::tempdir().unwrap();
+    let mut builder = checkout(&a.path().join("no-tools"));
+    // Only cargo/rustc (rustup's bin dir) and the system: no venv.
+    let cargo = Command::new("rustup").args(["which", "cargo"]).current_dir(&builder.root).output().unwrap();
+    let cargo = PathBuf::from(String::from_utf8(cargo.stdout).unwrap().trim());
+    builder.path_env =
+        std::env::join_paths([cargo.parent().unwrap(), Path::new("/usr/bin"), Path::new("/bin")]).unwrap();
+    let err = builder.write_dist(&builder.target_dir.join("dist")).unwrap_err();
+    let refusal = err.chain().find_map(|e| e.downcast_ref::<xtask::errors::Refusal>()).expect("a Refusal");
+    assert_eq!(refusal.what, "cargo-lambda is not installed (not on PATH, not in the tools venv)");
+    assert!(refusal.hint.contains("pip install cargo-lambda"), "{}", refusal.hint);
+    assert!(!builder.target_dir.join("dist").exists());
 }

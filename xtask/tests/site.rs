@@ -51,7 +51,7 @@ fn render(files: &[(&str, &str)]) -> String {
     text
 }
 
-fn check(files: &[(&str, &str)], expect: Expect) {
+fn check(files: &[(&str, &str)], expect: &Expect) {
     expect.assert_eq(&render(files));
 }
 
@@ -68,6 +68,7 @@ fn fingerprints_assets_and_rewrites_html_css_and_js_references() {
             ),
             ("config.json", "{\"apiUrl\": \"/api\"}\n"),
             ("favicon.ico", "ico"),
+            ("README.md", "notes for developers, not published"),
             (
                 "css/app.css",
                 "@import \"./base.css\";\nbody { background: url(../img/bg.png) }\nh1 { background: url('data:image/png;base64,AAAA') }\n",
@@ -87,7 +88,7 @@ fn fingerprints_assets_and_rewrites_html_css_and_js_references() {
                 "import { api } from '../api.js';\nexport const render = () => api;\nexport const escape = (s) => s;\n",
             ),
         ],
-        expect![[r##"
+        &expect![[r##"
             config.json  [no-cache] [application/json; charset=utf-8]
             css/app.6ce9f84d8a.css  [public, max-age=31536000, immutable] [text/css; charset=utf-8]
             css/base.4c7f0f71bc.css  [public, max-age=31536000, immutable] [text/css; charset=utf-8]
@@ -145,7 +146,7 @@ fn import_cycles_keep_their_names_and_are_not_cached() {
             ("b.js", "import { a } from './a.js';\nimport { leaf } from './leaf.js';\nexport const b = 2;\n"),
             ("leaf.js", "import './leaf.js';\nexport const leaf = 3;\n"),
         ],
-        expect![[r#"
+        &expect![[r#"
             a.js  [no-cache] [text/javascript; charset=utf-8]
             b.js  [no-cache] [text/javascript; charset=utf-8]
             index.html  [no-cache] [text/html; charset=utf-8]
@@ -167,7 +168,7 @@ fn references_to_missing_files_are_warnings() {
             ("index.html", "<script src=\"./nope.js\"></script><img src=\"img/x.png\">\n"),
             ("app.js", "import './gone.js';\n"),
         ],
-        expect![[r#"
+        &expect![[r#"
             app.c473e5cebb.js  [public, max-age=31536000, immutable] [text/javascript; charset=utf-8]
             index.html  [no-cache] [text/html; charset=utf-8]
             --- app.c473e5cebb.js
@@ -184,7 +185,7 @@ fn fingerprint_name_collisions_are_refused() {
     // A name that merely looks fingerprinted is just a name.
     check(
         &[("app.js", "export {}\n"), ("app.1a9d8c0e2f.js", "x")],
-        expect![[r#"
+        &expect![[r#"
             app.1a9d8c0e2f.2d711642b7.js  [public, max-age=31536000, immutable] [text/javascript; charset=utf-8]
             app.7992a39d6c.js  [public, max-age=31536000, immutable] [text/javascript; charset=utf-8]
             --- app.1a9d8c0e2f.2d711642b7.js
@@ -197,7 +198,7 @@ fn fingerprint_name_collisions_are_refused() {
     let twin = site::fingerprinted_name("app.js", app.as_bytes());
     check(
         &[("app.js", app), (&twin, "collides")],
-        expect![[r#"
+        &expect![[r#"
             error: the fingerprinted name of static/app.js is static/app.7992a39d6c.js, which also exists
             hint: rename or remove one of them: names like name.<10 hex>.ext are reserved for the bundler
         "#]],
@@ -296,4 +297,28 @@ fn the_build_script_bundle_matches_a_run_time_bundle() {
         let bytes = std::fs::read(built.root.join(path)).unwrap();
         assert_eq!(xtask::artifacts::sha256_hex(&bytes), file.sha256, "{path}");
     }
+}
+
+#[test]
+fn unquoted_attributes_and_references_the_rewriter_cannot_see() {
+    check(
+        &[
+            ("index.html", "<img src=logo.svg alt=x><script type=module src=app.js></script>\n"),
+            ("logo.svg", "<svg/>"),
+            ("app.js", "const icon = '/logo.svg';\nconst url = new URL('./logo.svg', import.meta.url);\n"),
+        ],
+        &expect![[r#"
+            app.7eba7c4609.js  [public, max-age=31536000, immutable] [text/javascript; charset=utf-8]
+            index.html  [no-cache] [text/html; charset=utf-8]
+            logo.d4dc566691.svg  [public, max-age=31536000, immutable] [image/svg+xml; charset=utf-8]
+            --- app.7eba7c4609.js
+            const icon = '/logo.svg';
+            const url = new URL('./logo.svg', import.meta.url);
+            --- index.html
+            <img src=logo.d4dc566691.svg alt=x><script type=module src=app.7eba7c4609.js></script>
+            --- logo.d4dc566691.svg
+            <svg/>
+            warning: app.js: mentions logo.svg, which is published only as logo.d4dc566691.svg; left as it is
+        "#]],
+    );
 }
