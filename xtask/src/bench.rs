@@ -168,11 +168,18 @@ impl Bench {
             println!("{}", outcome.markdown());
             outcomes.push(outcome);
         }
-        let mode = if self.quick {
+        let mut mode = if self.quick {
             "quick (`cargo xtask bench --quick`): fewer repetitions and smaller sizes — indicative only".to_string()
         } else {
             "full (`cargo xtask bench`)".to_string()
         };
+        if self.repro_project.is_some() {
+            let what = match bench.repro_project {
+                ReproProject::Workspace => "the whole workspace",
+                ReproProject::Fixture => "the one-function fixture project, not the workspace",
+            };
+            mode.push_str(&format!("; `repro` built {what} (`--repro-project`)"));
+        }
         let machine = machine_info(&load_before);
         let versions = versions(&bench);
         let doc = report::document(&mode, &machine, &versions, &outcomes);

@@ -115,7 +115,15 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
 
 /// Writes `n` object versions: `min(n, 1000)` keys, each overwritten until `n` versions exist.
 async fn fill(moto: &Moto, bucket: &str, n: usize) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     let s3 = moto.s3().await;
+    // The template asks for versioning; moto's CloudFormation does not apply it, so turn it on here.
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot enable versioning on s3://{bucket}: {e}"))?;
     let keys = n.min(1000);
     let mut workers = tokio::task::JoinSet::new();
     for w in 0..FILL_PARALLEL {
@@ -137,5 +145,24 @@ async fn fill(moto: &Moto, bucket: &str, n: usize) -> anyhow::Result<()> {
     while let Some(result) = workers.join_next().await {
         result??;
     }
+    // Check the setup: the bucket must hold exactly n versions before destroy runs.
+    let (mut count, mut key_marker, mut version_marker) = (0usize, None, None);
+    loop {
+        let out = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list the versions in s3://{bucket}: {e}"))?;
+        count += out.versions().len();
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = out.next_key_marker().map(String::from);
+        version_marker = out.next_version_id_marker().map(String::from);
+    }
+    anyhow::ensure!(count == n, "s3://{bucket} holds {count} object versions after writing {n}");
     Ok(())
 }
