@@ -23,6 +23,8 @@ struct Sample {
     deletes: u64,
     other: u64,
     sdk_deletes: u64,
+    /// Object versions still in the data bucket after destroy (None: the bucket is gone).
+    left: Option<usize>,
 }
 
 pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
@@ -51,6 +53,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let mark = moto.mark();
         let run = stack::xtask(b, &moto, &project, &["destroy", "--yes", "--json"], LIMIT)?;
         let requests = moto.since(mark);
+        let left = crate::aws::block_on(versions_left(&moto, &data_bucket));
         let on_bucket: Vec<_> = requests
             .iter()
             .filter(|r| {
@@ -69,6 +72,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             deletes,
             other,
             sdk_deletes: run.call("S3.DeleteObjects"),
+            left,
         });
     }
     let col = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>()).expect("reps > 0");
@@ -76,6 +80,9 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     let deletes = col(|s| s.deletes as f64);
     let other = col(|s| s.other as f64);
     let total = lists.median + deletes.median;
+    let left: Vec<String> =
+        samples.iter().map(|s| s.left.map_or("bucket deleted".to_string(), |n| format!("{n} versions left"))).collect();
+    let incomplete = samples.iter().any(|s| s.left.is_some_and(|n| n > 0));
     let mut table = Table::new(
         format!("N = {} versions in the app-data bucket; {reps} run(s), each on a fresh moto", thousands(n as u64)),
         &["", "value"],
@@ -90,6 +97,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         "S3.DeleteObjects in the whole destroy (interceptor; both buckets)".to_string(),
         col(|s| s.sdk_deletes as f64).count(),
     ]);
+    table.row(["data bucket after destroy (per run)".to_string(), left.join(", ")]);
     table.row(["destroy wall time (whole command)".to_string(), col(|s| s.wall).secs()]);
     let phases: Vec<f64> = samples.iter().filter_map(|s| s.empty_phase).collect();
     if let Some(p) = Summary::of(&phases) {
@@ -109,8 +117,40 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             thousands(n.min(1000) as u64),
         ),
         tables: vec![table],
-        notes: Vec::new(),
+        notes: if incomplete || total < floor as f64 {
+            vec![format!(
+                "fewer list + delete calls than the floor, or versions left: destroy did not list and delete every \
+                 version (data bucket after destroy: {}). It deletes while it pages through ListObjectVersions; moto \
+                 may page differently from S3 after deletions. Reported for the deploy work (issue #6), not fixed \
+                 by the bench",
+                left.join(", ")
+            )]
+        } else {
+            Vec::new()
+        },
     })
+}
+
+/// Object versions left in `bucket`, or `None` when the bucket no longer exists.
+async fn versions_left(moto: &Moto, bucket: &str) -> Option<usize> {
+    let s3 = moto.s3().await;
+    let (mut count, mut key_marker, mut version_marker) = (0usize, None, None);
+    loop {
+        let out = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .ok()?;
+        count += out.versions().len() + out.delete_markers().len();
+        if out.is_truncated() != Some(true) {
+            return Some(count);
+        }
+        key_marker = out.next_key_marker().map(String::from);
+        version_marker = out.next_version_id_marker().map(String::from);
+    }
 }
 
 /// Writes `n` object versions: `min(n, 1000)` keys, each overwritten until `n` versions exist.
