@@ -111,7 +111,7 @@ impl Moto {
 
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(crate::aws::https_client())
+            .http_client(notes_core::config::https_client())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
             .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "bench"))
