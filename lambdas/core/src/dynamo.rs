@@ -126,16 +126,7 @@ impl DynamoNotes {
 #[async_trait]
 impl Notes for DynamoNotes {
     async fn create(&self, user: &UserId, content: NoteContent) -> Result<Note, StoreError> {
-        let at = now();
-        let note = Note {
-            id: Id::new(),
-            title: content.title,
-            body: content.body,
-            tags: content.tags,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-        };
+        let note = Note::new(content);
         self.client
             .put_item()
             .table_name(&self.table)

@@ -70,16 +70,7 @@ impl MemoryNotes {
 #[async_trait]
 impl Notes for MemoryNotes {
     async fn create(&self, user: &UserId, content: NoteContent) -> Result<Note, StoreError> {
-        let at = now();
-        let note = Note {
-            id: Id::new(),
-            title: content.title,
-            body: content.body,
-            tags: content.tags,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-        };
+        let note = Note::new(content);
         lock(&self.data).notes.entry(user.clone()).or_default().insert(note.id, note.clone());
         self.emit(user, ActivityKind::NoteCreated, note.id, None, Some(note.title.clone()));
         Ok(note)

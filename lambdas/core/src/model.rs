@@ -85,6 +85,22 @@ pub struct Note {
     pub updated_at: OffsetDateTime,
 }
 
+impl Note {
+    /// A new note at version 1, created and updated now (what every `Notes::create` stores).
+    pub fn new(content: NoteContent) -> Note {
+        let at = now();
+        Note {
+            id: Id::new(),
+            title: content.title,
+            body: content.body,
+            tags: content.tags,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// An attachment's metadata (the bytes live in the blob store under `key`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
