@@ -111,77 +111,14 @@ pub fn write_plain(dir: &Path, site: &Site) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A deterministic one-entry zip (`bootstrap`) standing in for a function's code.
-fn stand_in_zip(content: &str) -> Vec<u8> {
-    // A stored zip of one file, written by hand: local header, data, central directory, end record.
-    let data = content.as_bytes();
-    let crc = crc32(data);
-    let name = b"bootstrap";
-    let mut out = Vec::new();
-    let le16 = |v: u16| v.to_le_bytes();
-    let le32 = |v: u32| v.to_le_bytes();
-    out.extend_from_slice(&le32(0x0403_4b50));
-    out.extend_from_slice(&le16(20));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0x21));
-    out.extend_from_slice(&le32(crc));
-    out.extend_from_slice(&le32(data.len() as u32));
-    out.extend_from_slice(&le32(data.len() as u32));
-    out.extend_from_slice(&le16(name.len() as u16));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(name);
-    out.extend_from_slice(data);
-    let central = out.len() as u32;
-    out.extend_from_slice(&le32(0x0201_4b50));
-    out.extend_from_slice(&le16(0x0314));
-    out.extend_from_slice(&le16(20));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0x21));
-    out.extend_from_slice(&le32(crc));
-    out.extend_from_slice(&le32(data.len() as u32));
-    out.extend_from_slice(&le32(data.len() as u32));
-    out.extend_from_slice(&le16(name.len() as u16));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le32(0o100755 << 16));
-    out.extend_from_slice(&le32(0));
-    out.extend_from_slice(name);
-    let central_len = out.len() as u32 - central;
-    out.extend_from_slice(&le32(0x0605_4b50));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(0));
-    out.extend_from_slice(&le16(1));
-    out.extend_from_slice(&le16(1));
-    out.extend_from_slice(&le32(central_len));
-    out.extend_from_slice(&le32(central));
-    out.extend_from_slice(&le16(0));
-    out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 /// Writes a dist directory (`cargo xtask dist`'s layout: zips, `site/`, `manifest.json`,
 /// `SHA256SUMS`) holding `site` and two stand-in functions; every mtime is now.
 pub fn write_dist(dir: &Path, site: &Site) -> anyhow::Result<()> {
     let mut functions = BTreeMap::new();
     let mut sums = Vec::new();
     for (name, param) in [("api", "ApiCodeKey"), ("activity", "ActivityCodeKey")] {
-        let zip = stand_in_zip(&format!("#!/bin/sh\necho {name}\n"));
+        // A stand-in for the function's code, zipped exactly as `dist` zips a real bootstrap.
+        let zip = crate::package::zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes())?;
         let sha = sha256_hex(&zip);
         let key = format!("lambdas/{name}/{sha}.zip");
         std::fs::create_dir_all(dir.join(format!("lambdas/{name}")))?;
@@ -336,11 +273,6 @@ pub fn outputs(moto: &Moto, scratch: &Path) -> anyhow::Result<BTreeMap<String, S
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn crc32_of_a_known_string() {
-        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
-    }
-
     #[test]
     fn changes_are_spread_and_counted() {
         let mut site = super::generated_site(1000);
