@@ -1,38 +1,39 @@
 //! `cargo xtask`: the project's Makefile, written in Rust.
 //!
-//! One module per command (`build.rs`, `deploy.rs`, ...), each with
-//! `impl Cmd { pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> }`. Shared pieces: [`config`]
-//! (settings and their precedence), [`aws`] (SDK clients and the placeholder guard), [`tools`]
-//! (pinned Python tools in a private virtualenv), [`services`] (Postgres/Redis reachability).
+//! This file only parses the command line and dispatches. Commands live in [`commands`], one module
+//! each; they import the subsystems below and never one another (a tidy test reads their `use`
+//! lines):
+//!
+//! - [`ctx`]: `Ctx` (shell, project root, global flags); [`settings`]: where a setting comes from
+//!   and the placeholder guard; [`error`]: `Refusal` (cause + hint); [`report`]: phases, notes,
+//!   prompts, the summary, `--json` and the failure epilogue; [`tools`]: the pinned Python tools;
+//! - [`aws`]: the only door to AWS (SDK config, counted clients, one error formatter) and the
+//!   CloudFormation, S3, CloudFront and Lambda operations;
+//! - [`cloud`]: the CloudFormation contract (template, parameters, what the deploy injects, stack
+//!   outputs) and the lint checks; [`stack`]: change sets, repairs and migrations of the stack;
+//! - [`compile`]: cargo-lambda builds; [`package`]: the ELF check and the deterministic zip;
+//!   [`artifacts`]: the dist format (key, manifest, writer, reader, budgets); [`site`]: the site
+//!   bundle, its config.json, and publishing it to S3 and CloudFront.
 
 pub mod artifacts;
 pub mod aws;
-pub mod bench;
-pub mod build;
-pub mod calls;
-pub mod config;
-pub mod deploy;
-pub mod destroy;
-pub mod dev;
-pub mod dist;
-pub mod errors;
-pub mod lint;
-pub mod migrate;
-pub mod outputs;
+pub mod cloud;
+pub mod commands;
+pub mod compile;
+pub mod ctx;
+pub mod error;
 pub mod package;
-pub mod services;
+pub mod report;
+pub mod settings;
 pub mod site;
-pub mod step;
-pub mod sync;
-pub mod template;
-pub mod test;
+pub mod stack;
 pub mod tools;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use xshell::Shell;
+use clap::{Parser, Subcommand};
+
+pub use ctx::{Ctx, GlobalArgs};
 
 /// Build, ship and run the notes app: static site on CloudFront + S3, API on API Gateway + Lambda.
 #[derive(Parser, Debug)]
@@ -50,120 +51,20 @@ pub struct Cli {
     pub command: Cmd,
 }
 
-/// Options every command understands. Each overrides the matching environment variable, `.env`
-/// entry and `deploy.toml` key (see `cargo xtask config`).
-#[derive(Args, Debug, Clone, Default)]
-pub struct GlobalArgs {
-    /// CloudFormation stack name [env: STACK_NAME] [deploy.toml: stack.name]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub stack_name: Option<String>,
-    /// AWS region [env: AWS_REGION] [deploy.toml: stack.region]
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-    /// AWS shared-config profile [env: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "PROFILE")]
-    pub profile: Option<String>,
-    /// Deployment environment label, e.g. dev or prod [env: APP_ENVIRONMENT] [deploy.toml: stack.environment]
-    #[arg(long, global = true, value_name = "ENV")]
-    pub environment: Option<String>,
-    /// Non-secret settings file [default: deploy.toml in the project directory]
-    #[arg(long = "config", global = true, value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
-    /// CloudFormation template [default: cloud/stack.yaml]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub template: Option<PathBuf>,
-    /// Stack parameters in AWS CLI JSON format [default: cloud/parameters.json]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub parameters: Option<PathBuf>,
-    /// Accept example.com domains (for local emulators such as moto; never for a real account)
-    #[arg(long, global = true)]
-    pub allow_example_domains: bool,
-    /// Project directory [default: the workspace containing the current directory]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub project_dir: Option<PathBuf>,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    Build(build::Build),
-    Dist(dist::Dist),
-    Deploy(deploy::Deploy),
-    Destroy(destroy::Destroy),
-    Sync(sync::Sync),
-    Outputs(outputs::Outputs),
-    Lint(lint::Lint),
-    Dev(dev::Dev),
-    Test(test::Test),
-    Bench(bench::Bench),
-    Migrate(migrate::Migrate),
-    Config(config::Show),
-}
-
-/// What every command gets: a shell rooted at the project, the project root and the global flags.
-pub struct Ctx {
-    pub sh: Shell,
-    pub root: PathBuf,
-    pub global: GlobalArgs,
-}
-
-impl Ctx {
-    pub fn new(global: GlobalArgs) -> anyhow::Result<Ctx> {
-        let root = match &global.project_dir {
-            Some(dir) => std::path::absolute(dir)?,
-            None => project_root()?,
-        };
-        let sh = Shell::new()?;
-        sh.change_dir(&root);
-        Ok(Ctx { sh, root, global })
-    }
-
-    /// Effective settings (flag > env > .env > deploy.toml); see [`config`].
-    pub fn settings(&self) -> anyhow::Result<config::Settings> {
-        config::Settings::load(self)
-    }
-
-    pub fn template_path(&self) -> PathBuf {
-        self.resolve(self.global.template.as_deref(), "cloud/stack.yaml")
-    }
-
-    pub fn parameters_path(&self) -> PathBuf {
-        self.resolve(self.global.parameters.as_deref(), "cloud/parameters.json")
-    }
-
-    /// Cargo's target directory: `CARGO_TARGET_DIR` when set (CI shares one outside the clone).
-    pub fn target_dir(&self) -> PathBuf {
-        match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => self.root.join(dir),
-            None => self.root.join("target"),
-        }
-    }
-
-    fn resolve(&self, flag: Option<&Path>, default: &str) -> PathBuf {
-        match flag {
-            Some(path) => std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or(path.into()),
-            None => self.root.join(default),
-        }
-    }
-}
-
-/// The workspace root: the nearest ancestor of the current directory whose Cargo.toml declares a
-/// `[workspace]` and which has an `xtask/` directory. Found at run time (not baked in at compile
-/// time) so one binary serves any checkout, which the end-to-end tests rely on.
-fn project_root() -> anyhow::Result<PathBuf> {
-    let cwd = std::env::current_dir()?;
-    for dir in cwd.ancestors() {
-        let manifest = dir.join("Cargo.toml");
-        if dir.join("xtask").is_dir()
-            && std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]"))
-        {
-            return Ok(dir.to_path_buf());
-        }
-    }
-    Err(errors::Refusal::new(
-        format!("{} is not inside the project", cwd.display()),
-        "run cargo xtask from the repository, or pass --project-dir DIR",
-    )
-    .into())
+    Build(commands::build::Build),
+    Dist(commands::dist::Dist),
+    Deploy(commands::deploy::Deploy),
+    Destroy(commands::destroy::Destroy),
+    Sync(commands::sync::Sync),
+    Outputs(commands::outputs::Outputs),
+    Lint(commands::lint::Lint),
+    Dev(commands::dev::Dev),
+    Test(commands::test::Test),
+    Bench(commands::bench::Bench),
+    Migrate(commands::migrate::Migrate),
+    Config(commands::config::Config),
 }
 
 pub fn main() -> ExitCode {
@@ -172,7 +73,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            errors::report(&err);
+            error::print(&err);
             ExitCode::FAILURE
         }
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-use crate::errors::Refusal;
+use crate::error::Refusal;
 
 /// `e_machine` of 64-bit ARM.
 pub const EM_AARCH64: u16 = 183;

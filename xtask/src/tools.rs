@@ -1,4 +1,5 @@
-//! Pinned Python tools (moto, cfn-lint, checkov, cargo-lambda) in a private virtualenv.
+//! What this machine must provide: the pinned Python tools (moto, cfn-lint, checkov, cargo-lambda)
+//! in a private virtualenv, and the local servers the tests talk to (found by the test kit).
 //!
 //! Versions live in `xtask/python-tools.txt`. The venv sits in `<target dir>/tools/venv` and is
 //! rebuilt whenever that file changes (a stamp holds its sha256), so every machine and CI run uses
@@ -12,7 +13,7 @@ use sha2::{Digest, Sha256};
 use xshell::cmd;
 
 use crate::Ctx;
-use crate::errors::Refusal;
+use crate::error::Refusal;
 
 pub struct Tools {
     pub venv: PathBuf,
@@ -70,4 +71,9 @@ impl Tools {
         }
         std::env::join_paths(paths).expect("PATH entries contain no separator")
     }
+}
+
+/// A local server (PostgreSQL, Redis) the tests need: its URL, or a refusal saying how to start it.
+pub fn require(service: &testkit::services::Service) -> anyhow::Result<String> {
+    service.check().map_err(|e| Refusal::new(e.what, e.hint).into())
 }

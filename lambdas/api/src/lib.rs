@@ -1,12 +1,7 @@
-//! The notes HTTP API: one axum [`router`], served by `lambda_http` on Lambda and by
-//! `axum::serve` locally (see `main.rs`).
-//!
-//! For a local server (`cargo xtask dev`):
-//! - state: [`AppState::in_memory`] (no dependency at all) or [`AppState::from_env`] (real stores);
-//! - identity: call [`identity::with_claims`] on each request you authenticated, before handing it
-//!   to the router (requests without it get 401);
-//! - uploads with in-memory blobs: mount [`dev_blob_routes`] at the base URL you gave
-//!   [`AppState::in_memory`].
+//! The notes HTTP API: one axum [`router`], served by `lambda_http` on Lambda (see `main.rs`) and,
+//! locally, by the dev server (`lambdas/dev`), which builds an [`AppState`] of its own stores and
+//! calls [`identity::with_claims`] on each request it authenticated, exactly where API Gateway's
+//! Cognito authorizer puts the claims (requests without them get 401).
 
 pub mod error;
 pub mod extract;
@@ -17,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -70,26 +64,6 @@ impl AppState {
             cache,
             site_origin: config::var("SITE_ORIGIN"),
         })
-    }
-
-    /// In-memory stores (the embedded default of `cargo xtask dev`): note writes feed the activity
-    /// log directly, presigned URLs point at `blob_base_url` (serve them with
-    /// [`dev_blob_routes`]). Returns the blob store too, for those routes.
-    pub fn in_memory(
-        blob_base_url: &str,
-        site_origin: Option<String>,
-    ) -> (AppState, Arc<notes_core::memory::MemoryBlobs>) {
-        use notes_core::memory::{MemoryActivity, MemoryBlobs, MemoryCache, MemoryNotes};
-        let activity = Arc::new(MemoryActivity::new());
-        let blobs = Arc::new(MemoryBlobs::new(blob_base_url));
-        let state = AppState {
-            notes: Arc::new(MemoryNotes::with_activity(activity.clone())),
-            activity,
-            blobs: blobs.clone(),
-            cache: Some(Arc::new(MemoryCache::new())),
-            site_origin,
-        };
-        (state, blobs)
     }
 }
 
@@ -225,31 +199,4 @@ async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     response
-}
-
-/// Upload and download endpoints for [`notes_core::memory::MemoryBlobs`] (local dev only): mount
-/// with `Router::nest_service("/dev-blobs", ...)` or merge at the root, matching the base URL given
-/// to [`AppState::in_memory`]. `PUT /{*key}` stores the body, `GET /{*key}` returns it.
-pub fn dev_blob_routes(blobs: Arc<notes_core::memory::MemoryBlobs>) -> Router {
-    async fn put_blob(
-        State(blobs): State<Arc<notes_core::memory::MemoryBlobs>>,
-        axum::extract::Path(key): axum::extract::Path<String>,
-        headers: http::HeaderMap,
-        body: axum::body::Bytes,
-    ) -> StatusCode {
-        let content_type =
-            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
-        blobs.put_object(&key, content_type, body.to_vec());
-        StatusCode::OK
-    }
-    async fn get_blob(
-        State(blobs): State<Arc<notes_core::memory::MemoryBlobs>>,
-        axum::extract::Path(key): axum::extract::Path<String>,
-    ) -> Response {
-        match blobs.get_object(&key) {
-            Some((content_type, bytes)) => ([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response(),
-            None => StatusCode::NOT_FOUND.into_response(),
-        }
-    }
-    Router::new().route("/{*key}", get(get_blob).put(put_blob)).with_state(blobs)
 }

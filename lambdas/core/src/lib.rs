@@ -1,21 +1,21 @@
 //! Domain of the notes app: types, validation, errors and the ports (traits) for every store, with
-//! a real adapter and an in-memory adapter for each port.
+//! the real adapter of each port.
 //!
-//! | port | real adapter | in-memory adapter (only for `cargo xtask dev`) |
+//! | port | real adapter | in-memory adapter (`notes-memory`, only for `cargo xtask dev`) |
 //! | --- | --- | --- |
-//! | [`ports::Notes`] (source of truth) | [`dynamo::DynamoNotes`] (DynamoDB) | [`memory::MemoryNotes`] |
-//! | [`ports::Activity`] (relational) | [`postgres::PgActivity`] (PostgreSQL) | [`memory::MemoryActivity`] |
-//! | [`ports::Cache`] (cache only) | [`cache::RedisCache`] (Redis/ElastiCache) | [`memory::MemoryCache`] |
-//! | [`ports::Blobs`] (user files) | [`blobs::S3Blobs`] (S3, presigned URLs) | [`memory::MemoryBlobs`] |
+//! | [`ports::Notes`] (source of truth) | [`dynamo::DynamoNotes`] (DynamoDB) | `MemoryNotes` |
+//! | [`ports::Activity`] (relational) | [`postgres::PgActivity`] (PostgreSQL) | `MemoryActivity` |
+//! | [`ports::Cache`] (cache only) | [`cache::RedisCache`] (Redis/ElastiCache) | `MemoryCache` |
+//! | [`ports::Blobs`] (user files) | [`blobs::S3Blobs`] (S3, presigned URLs) | `MemoryBlobs` |
 //!
-//! The contract tests in `tests/contract_*.rs` run the same checks against both adapters of a port.
+//! The contract tests in `tests/it/` run the same checks against both adapters of a port. The
+//! in-memory ones live in a crate of their own so that no Lambda links them (a tidy test checks).
 
 pub mod blobs;
 pub mod cache;
 pub mod config;
 pub mod dynamo;
 pub mod error;
-pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod postgres;

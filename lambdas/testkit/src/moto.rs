@@ -1,4 +1,5 @@
-//! moto's server on a free loopback port, one per test binary (or per test).
+//! moto's server on a free loopback port: the one launcher of the workspace (tests, the bench and
+//! `cargo xtask dev --backends local` all start moto here).
 //!
 //! ```no_run
 //! let moto = testkit::moto::Moto::start();
@@ -6,30 +7,54 @@
 //! // ... run code against it; `moto.requests()` lists what reached the server.
 //! ```
 //!
-//! The server runs under coreutils `timeout 900`, so it stops by itself even if the test process is
-//! killed; [`Moto`] stops it on drop. `moto_server` is looked up on PATH (`cargo xtask test` puts
-//! the pinned moto first). Requests are recorded (moto's recorder, to a temporary file) so tests
-//! can count them with [`Moto::requests`].
+//! moto runs through `moto_server.py` (next to this crate's Cargo.toml, embedded here), which stops
+//! it when this process's end of its stdin closes (this process exited, even killed) and after
+//! [`MotoOptions::lifetime`] at the latest, and which completes moto's change-set bookkeeping the
+//! way CloudFormation does. [`Moto`] stops it on drop. The Python interpreter must have moto
+//! installed: `python3` on PATH by default (`cargo xtask test` puts the pinned tools first), or
+//! `MOTO_PYTHON`, or [`MotoOptions::python`].
+//!
+//! Two views of what reached the server: [`Moto::requests`] (moto's recorder: method, URL, headers)
+//! and [`Moto::access_log_since`] (werkzeug's access log: method, path, status).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long moto may live at most, in seconds (coreutils `timeout`).
-const LIFETIME_SECS: u32 = 900;
-/// Runs moto in the background and stops it when stdin reaches end of file or on a signal.
-const WATCHDOG: &str = r#"moto_server "$@" & m=$!; trap 'kill $m 2>/dev/null' EXIT INT TERM; read -r _ || true; kill $m 2>/dev/null; wait $m"#;
+/// The wrapper moto runs under (see the module docs).
+pub const WRAPPER: &str = include_str!("../moto_server.py");
 /// How long to wait for moto to answer after spawning it.
 const STARTUP: Duration = Duration::from_secs(60);
 
+/// How to run moto.
+#[derive(Debug, Clone)]
+pub struct MotoOptions {
+    /// The Python interpreter that has moto (`MOTO_PYTHON`, else `python3` on PATH).
+    pub python: PathBuf,
+    /// moto stops by itself after this long, whatever happens to the process that started it.
+    pub lifetime: Duration,
+    /// Extra environment for moto, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for MotoOptions {
+    fn default() -> MotoOptions {
+        MotoOptions {
+            python: std::env::var_os("MOTO_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from),
+            lifetime: Duration::from_secs(900),
+            env: Vec::new(),
+        }
+    }
+}
+
 pub struct Moto {
     child: Child,
-    /// Closing it stops moto (see `WATCHDOG`).
+    /// Closing it stops moto (see `moto_server.py`).
     stdin: Option<std::process::ChildStdin>,
     port: u16,
-    recording: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 /// One request moto received (from its recorder).
@@ -43,7 +68,7 @@ pub struct Request {
 }
 
 impl Request {
-    /// The DynamoDB operation (`X-Amz-Target: DynamoDB_20120810.PutItem` -> `PutItem`), if any.
+    /// The JSON-protocol operation (`X-Amz-Target: DynamoDB_20120810.PutItem` -> `PutItem`), if any.
     pub fn target(&self) -> Option<&str> {
         self.headers
             .iter()
@@ -53,53 +78,70 @@ impl Request {
     }
 }
 
+/// One line of moto's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub method: String,
+    /// Path and query, e.g. `/bucket/key?versionId=x`.
+    pub path: String,
+    pub status: u16,
+}
+
 impl Moto {
-    /// Starts `moto_server -H 127.0.0.1 -p <free port>` and waits until it answers. Panics with a
-    /// hint when moto is not installed or does not come up.
+    /// Starts moto with the default options and waits until it answers. Panics with a hint when
+    /// moto is not installed or does not come up (for tests).
     pub fn start() -> Moto {
+        Moto::launch(&MotoOptions::default()).unwrap_or_else(|e| {
+            panic!(
+                "{e}\nInstall moto with `pip install 'moto[server]'` or run the tests through `cargo xtask test`, \
+                 which puts the pinned moto on PATH."
+            )
+        })
+    }
+
+    /// Starts moto with `options` (three attempts: a free port can be taken in between).
+    pub fn launch(options: &MotoOptions) -> Result<Moto, String> {
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match Moto::try_start() {
-                Ok(moto) => return moto,
+            match Moto::try_launch(options) {
+                Ok(moto) => return Ok(moto),
                 Err(e) => last_error = e,
             }
         }
-        panic!(
-            "moto_server did not start: {last_error}\n\
-             Install it with `pip install 'moto[server]'` or run the tests through `cargo xtask test`, \
-             which puts the pinned moto on PATH."
-        )
+        Err(format!("moto did not start: {last_error}"))
     }
 
-    fn try_start() -> Result<Moto, String> {
+    fn try_launch(options: &MotoOptions) -> Result<Moto, String> {
         let port = super::free_port();
-        let recording = std::env::temp_dir().join(super::unique_name("moto-recording-"));
-        // `sh` keeps moto only as long as our end of its stdin is open: when this value is dropped
-        // or the test process exits (even killed), `read` sees end of file and moto is stopped.
-        let mut child = Command::new("timeout")
-            .arg(LIFETIME_SECS.to_string())
-            .args(["sh", "-c", WATCHDOG, "sh", "-H", "127.0.0.1", "-p", &port.to_string()])
+        let dir = tempfile::Builder::new().prefix("moto-").tempdir().map_err(|e| e.to_string())?;
+        let wrapper = dir.path().join("moto_server.py");
+        std::fs::write(&wrapper, WRAPPER).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(dir.path().join("access.log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(&options.python)
+            .arg(&wrapper)
+            .args(["--lifetime", &options.lifetime.as_secs().to_string(), "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "true")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
             .spawn()
-            .map_err(|e| format!("cannot spawn `timeout {LIFETIME_SECS} moto_server`: {e}"))?;
+            .map_err(|e| format!("cannot run {} (moto's Python): {e}", options.python.display()))?;
         let stdin = child.stdin.take();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("moto_server exited with {status} (is it on PATH? port {port} taken?)"));
+                let tail = tail(&dir.path().join("access.log"));
+                return Err(format!("moto exited with {status} (port {port}): {tail}"));
             }
-            if http_get(addr, "/moto-api/reset-auth").is_ok() {
-                return Ok(Moto { child, port, recording, stdin });
+            if http(addr, "GET", "/moto-api/reset-auth").is_ok() {
+                return Ok(Moto { child, stdin, port, dir });
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("moto_server did not answer on {addr} within {STARTUP:?}"));
+                crate::process::terminate(&mut child, Duration::from_secs(2));
+                return Err(format!("moto did not answer on {addr} within {STARTUP:?}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -124,7 +166,7 @@ impl Moto {
 
     /// Every request moto received so far, oldest first (moto's own `/moto-api/` calls excluded).
     pub fn requests(&self) -> Vec<Request> {
-        let Ok(text) = std::fs::read_to_string(&self.recording) else {
+        let Ok(text) = std::fs::read_to_string(self.dir.path().join("recording.jsonl")) else {
             return Vec::new();
         };
         text.lines()
@@ -145,40 +187,75 @@ impl Moto {
 
     /// Forgets the requests recorded so far.
     pub fn reset_requests(&self) {
-        let _ = std::fs::write(&self.recording, "");
+        let _ = std::fs::write(self.dir.path().join("recording.jsonl"), "");
+    }
+
+    /// A position in the access log; [`Moto::access_log_since`] returns what came after it.
+    pub fn mark(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("access.log")).map(|t| t.len()).unwrap_or(0)
+    }
+
+    /// The access log's requests after `mark` (moto's own `/moto-api/` calls excluded). Waits
+    /// briefly for the log to settle: werkzeug writes each line after the response is sent.
+    pub fn access_log_since(&self, mark: usize) -> Vec<Logged> {
+        std::thread::sleep(Duration::from_millis(150));
+        let text = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        text.get(mark..)
+            .unwrap_or("")
+            .lines()
+            .filter_map(parse_access_line)
+            .filter(|r| !r.path.starts_with("/moto-api"))
+            .collect()
     }
 
     /// Resets all of moto's state (every table, bucket, ...).
     pub fn reset(&self) {
-        let _ = http_post(SocketAddr::from(([127, 0, 0, 1], self.port)), "/moto-api/reset");
+        let _ = http(SocketAddr::from(([127, 0, 0, 1], self.port)), "POST", "/moto-api/reset");
+    }
+
+    /// The environment an AWS tool (the xtask, the AWS CLI, SAM) needs to talk to this moto and
+    /// nothing else: endpoint, dummy keys, region, and no profile or shared config of this machine.
+    pub fn aws_env(&self, scratch: &Path) -> Vec<(&'static str, Option<String>)> {
+        let none = |p: &str| Some(scratch.join(p).display().to_string());
+        vec![
+            ("AWS_ENDPOINT_URL", Some(self.endpoint())),
+            ("AWS_ACCESS_KEY_ID", Some("testing".into())),
+            ("AWS_SECRET_ACCESS_KEY", Some("testing".into())),
+            ("AWS_REGION", Some(super::aws::REGION.into())),
+            ("AWS_DEFAULT_REGION", Some(super::aws::REGION.into())),
+            ("AWS_PROFILE", None),
+            ("AWS_SESSION_TOKEN", None),
+            ("AWS_CONFIG_FILE", none("no-aws-config")),
+            ("AWS_SHARED_CREDENTIALS_FILE", none("no-aws-credentials")),
+        ]
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        // End of file on its stdin stops moto (see moto_server.py); SIGTERM/SIGKILL if it lingers.
         drop(self.stdin.take());
-        // SIGTERM to `timeout` is forwarded to the watchdog shell, which stops moto.
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_file(&self.recording);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.recording);
+        crate::process::wait_or_terminate(&mut self.child, Duration::from_secs(3));
     }
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    http(addr, "GET", path)
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" / ")
 }
 
-fn http_post(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    http(addr, "POST", path)
+/// `127.0.0.1 - - [27/Nov/2026 07:55:01] "PUT /b/k HTTP/1.1" 200 -` -> PUT, /b/k, 200.
+pub fn parse_access_line(line: &str) -> Option<Logged> {
+    let (_, rest) = line.split_once('"')?;
+    let (request, rest) = rest.split_once('"')?;
+    let mut parts = request.split(' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let status = rest.split_whitespace().next()?.parse().ok()?;
+    Some(Logged { method, path, status })
 }
 
 /// Minimal HTTP/1.0 exchange over loopback (no client library needed for moto's control API).
@@ -189,4 +266,15 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     if response.starts_with("HTTP/") { Ok(response) } else { Err(std::io::Error::other("not an HTTP response")) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn access_log_lines() {
+        let r = super::parse_access_line(r#"127.0.0.1 - - [27/Nov/2026 07:55:01] "PUT /site/a.html HTTP/1.1" 200 -"#)
+            .unwrap();
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("PUT", "/site/a.html", 200));
+        assert!(super::parse_access_line(" * Running on http://127.0.0.1:5000").is_none());
+    }
 }

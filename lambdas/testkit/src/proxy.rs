@@ -91,7 +91,7 @@ pub fn rewrite_url(url: &str, port: u16) -> String {
 /// The socket address of a URL's host and port (`default_port` when the URL has none).
 pub fn target_of(url: &str, default_port: u16) -> SocketAddr {
     use std::net::ToSocketAddrs;
-    crate::host_port(url, default_port)
+    crate::services::host_port(url, default_port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())

@@ -1,0 +1,114 @@
+//! The dist format, end to end: what `build`/`dist` write and `deploy` consumes. This module is its
+//! one owner: the S3 key of a function ([`function_key`]), the manifest type ([`manifest`]), the one
+//! writer ([`writer::DistWriter`], used by build, dist, the bench and the tests' fake dists), the
+//! one reader and verifier ([`Artifacts::from_dist`]), the size budgets ([`budgets`]), building a
+//! dist from the workspace ([`build`]), and the artifact bucket ([`bucket`]).
+//!
+//! On disk (`target/dist/` by default):
+//!
+//! ```text
+//! lambdas/<function>/<sha256>.zip   one deterministic zip per function (a single 0755 `bootstrap`)
+//! site/<files>                      the processed static site (fingerprinted names, rewritten refs)
+//! manifest.json                     everything below, sorted keys, no timestamps
+//! SHA256SUMS                        `sha256sum -c` compatible, covering every other file
+//! ```
+
+pub mod bucket;
+pub mod budgets;
+pub mod build;
+pub mod manifest;
+mod reader;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+pub use self::manifest::{ARCHITECTURE, FunctionEntry, MANIFEST_VERSION, Manifest};
+pub use self::reader::verify_sha256sums;
+
+/// The content-addressed S3 key of a function's zip (also its path inside a dist directory).
+pub fn function_key(function: &str, sha256: &str) -> String {
+    format!("{KEY_PREFIX}{function}/{sha256}.zip")
+}
+
+/// Where the function zips live, in the dist directory and in the artifact bucket.
+pub const KEY_PREFIX: &str = "lambdas/";
+
+/// The `AllowedPattern` a template's code-key parameter must have: exactly the keys of
+/// [`function_key`] (`cargo xtask lint` checks it).
+pub const KEY_PATTERN: &str = "^lambdas/[a-z0-9-]+/[0-9a-f]{64}\\.zip$";
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One Lambda function's packaged code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionArtifact {
+    /// The function name, e.g. `api` (also its `[[bin]]` name).
+    pub function: String,
+    /// The CloudFormation parameter that receives [`Self::key`], e.g. `ApiCodeKey`.
+    pub code_key_parameter: String,
+    /// Content-addressed S3 key, `lambdas/<function>/<sha256>.zip`; also the path inside the dist dir.
+    pub key: String,
+    /// Lowercase hex sha256 of the zip bytes.
+    pub sha256: String,
+    /// Size of the zip in bytes.
+    pub size: u64,
+    /// The zip on disk.
+    pub path: PathBuf,
+    /// Lambda architecture, always `arm64`.
+    pub architecture: String,
+}
+
+/// The processed static site, ready to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteBundle {
+    /// Directory holding the files.
+    pub root: PathBuf,
+    /// Relative path (`/`-separated, e.g. `assets/app.3f2a9c1b.js`) -> what it must be served with.
+    pub files: BTreeMap<String, SiteFile>,
+}
+
+/// One file of the site bundle (the bundler's type: `site_bundle::SiteFile`).
+pub use crate::site::SiteFile;
+
+/// Everything a deploy uploads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifacts {
+    pub functions: Vec<FunctionArtifact>,
+    pub site: SiteBundle,
+}
+
+impl Artifacts {
+    /// One line per function (zip size, key) and the site totals, as `build` and `dist` print them.
+    pub fn summary_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("{:<12} {:>10}  {:<7} key", "function", "zip size", "arch")];
+        for f in &self.functions {
+            let over = budgets::budget(&f.function).is_some_and(|b| f.size > b);
+            lines.push(format!(
+                "{:<12} {:>10}  {:<7} {}{}",
+                f.function,
+                crate::report::human_bytes(f.size),
+                f.architecture,
+                f.key,
+                if over { "  OVER BUDGET" } else { "" }
+            ));
+        }
+        if self.functions.is_empty() {
+            lines.push("(no Lambda functions)".into());
+        }
+        let files = &self.site.files;
+        let total: u64 = files.values().map(|f| f.size).sum();
+        let fingerprinted = files.values().filter(|f| f.fingerprinted).count();
+        lines.push(format!(
+            "site: {} files, {} ({fingerprinted} fingerprinted, immutable)",
+            files.len(),
+            crate::report::human_bytes(total)
+        ));
+        lines
+    }
+}

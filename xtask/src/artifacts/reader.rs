@@ -1,0 +1,119 @@
+//! Reading a dist directory back (`deploy --from-dist DIR`): every file it lists is verified
+//! against `manifest.json` and `SHA256SUMS`, so a deploy never uploads bytes `dist` did not write.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::{Artifacts, FunctionArtifact, MANIFEST_VERSION, Manifest, SiteBundle, function_key, sha256_hex};
+use crate::error::Refusal;
+
+impl Artifacts {
+    /// Reads a dist directory written by `cargo xtask dist`: parses `manifest.json`, then verifies the
+    /// size and sha256 of every zip and site file it lists, and every line of `SHA256SUMS`.
+    pub fn from_dist(dir: &Path) -> anyhow::Result<Artifacts> {
+        let manifest_path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+            Refusal::new(
+                format!("cannot read {}: {e}", manifest_path.display()),
+                "pass a directory written by `cargo xtask dist` (default target/dist)",
+            )
+        })?;
+        let invalid = |e: serde_json::Error| {
+            Refusal::new(
+                format!("{} is not a valid dist manifest: {e}", manifest_path.display()),
+                "rebuild it with `cargo xtask dist`",
+            )
+        };
+        // The version first, so that a newer format is reported as such, not as unknown fields.
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(MANIFEST_VERSION)) {
+            return Err(Refusal::new(
+                format!(
+                    "{} has manifest version {}, this xtask reads version {MANIFEST_VERSION}",
+                    manifest_path.display(),
+                    version.map_or("(none)".to_string(), |v| v.to_string())
+                ),
+                "rebuild it with this checkout's `cargo xtask dist`",
+            )
+            .into());
+        }
+        let manifest: Manifest = serde_json::from_value(value).map_err(invalid)?;
+        verify_sha256sums(dir)?;
+        let mut functions = Vec::new();
+        for (function, entry) in &manifest.functions {
+            let expected_key = function_key(function, &entry.sha256);
+            if entry.key != expected_key {
+                return Err(corrupt(
+                    dir,
+                    &format!("function {function} has key {}, expected {expected_key}", entry.key),
+                ));
+            }
+            let path = dir.join(&entry.key);
+            verify_file(dir, &path, &entry.sha256, entry.size)?;
+            functions.push(FunctionArtifact {
+                function: function.clone(),
+                code_key_parameter: entry.code_key_parameter.clone(),
+                key: entry.key.clone(),
+                sha256: entry.sha256.clone(),
+                size: entry.size,
+                path,
+                architecture: entry.architecture.clone(),
+            });
+        }
+        let root = dir.join("site");
+        for (rel, file) in &manifest.site {
+            if rel.split('/').any(|part| part.is_empty() || part == "." || part == "..") || rel.contains('\\') {
+                return Err(corrupt(dir, &format!("site path {rel:?} is not a plain relative path")));
+            }
+            verify_file(dir, &root.join(rel), &file.sha256, file.size)?;
+        }
+        Ok(Artifacts { functions, site: SiteBundle { root, files: manifest.site } })
+    }
+}
+
+fn corrupt(dir: &Path, what: &str) -> anyhow::Error {
+    Refusal::new(
+        format!("{}: {what}", dir.display()),
+        "the dist directory was modified or is incomplete; rebuild it with `cargo xtask dist`",
+    )
+    .into()
+}
+
+fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", path.display())))?;
+    let actual = sha256_hex(&bytes);
+    if actual != sha256 || bytes.len() as u64 != size {
+        return Err(corrupt(
+            dir,
+            &format!(
+                "{} has sha256 {actual} ({} bytes), the manifest says {sha256} ({size} bytes)",
+                path.display(),
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every `<hex>  <path>` line of `DIR/SHA256SUMS`, like `sha256sum -c`.
+pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
+    let sums_path = dir.join("SHA256SUMS");
+    let sums = std::fs::read_to_string(&sums_path)
+        .map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", sums_path.display())))?;
+    for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+        let Some((hash, rel)) = line.split_once("  ") else {
+            return Err(corrupt(dir, &format!("malformed SHA256SUMS line {line:?}")));
+        };
+        let path = dir.join(rel);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("SHA256SUMS lists {rel}"))
+            .map_err(|e| corrupt(dir, &format!("{e:#}")))?;
+        let actual = sha256_hex(&bytes);
+        if actual != hash {
+            return Err(corrupt(dir, &format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! What `cargo xtask lint` runs on a template with the external linters, at the versions pinned in
+//! `xtask/python-tools.txt`: cfn-lint (every level, `-c I`) and checkov. One line per finding.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::Value as Json;
+use xshell::cmd;
+
+use crate::Ctx;
+use crate::tools::Tools;
+
+/// cfn-lint with informational findings and the real parameter values; one line per finding.
+pub fn cfn_lint(ctx: &Ctx, tools: &Tools, template: &Path, parameters: &Path) -> anyhow::Result<Vec<String>> {
+    let sh = &ctx.sh;
+    let bin = tools.bin("cfn-lint");
+    let output = cmd!(sh, "{bin} -c I --format parseable --parameter-files {parameters} -- {template}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("cannot run cfn-lint")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let problems = parse_cfn_lint(&stdout, &ctx.shown(template));
+    if problems.is_empty() && !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().chain(stdout.lines()).find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        return Ok(vec![format!("cfn-lint failed ({}) without findings: {first}", output.status)]);
+    }
+    Ok(problems)
+}
+
+/// `path:line:col:end_line:end_col:RULE:message` lines → `cfn-lint RULE stack.yaml:line:col: message`.
+pub fn parse_cfn_lint(stdout: &str, shown_path: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        // The message may contain ':', so split off the six leading fields only.
+        let fields: Vec<&str> = line.splitn(7, ':').collect();
+        match fields.as_slice() {
+            [_, line_no, col, _, _, rule, message] => {
+                problems.push(format!("cfn-lint {rule} {shown_path}:{line_no}:{col}: {}", shorten(message.trim())));
+            }
+            _ => problems.push(format!("cfn-lint {}", shorten(line.trim()))),
+        }
+    }
+    // cfn-lint reports a finding once per region/parameter set it evaluates: keep the first.
+    let mut seen = std::collections::BTreeSet::new();
+    problems.retain(|p| seen.insert(p.clone()));
+    problems
+}
+
+/// Keeps a finding on one readable line: long enumerations (e.g. every engine version) are cut.
+fn shorten(message: &str) -> String {
+    const MAX: usize = 240;
+    match message.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{} ...", &message[..at]),
+        None => message.to_string(),
+    }
+}
+
+/// checkov on the template (no network: `--skip-download`); one line per failed check.
+pub fn checkov(ctx: &Ctx, tools: &Tools, template: &Path) -> anyhow::Result<Vec<String>> {
+    let sh = &ctx.sh;
+    let bin = tools.bin("checkov");
+    let output = cmd!(sh, "{bin} --file {template} --framework cloudformation --skip-download --output json --quiet")
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("cannot run checkov")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match serde_json::from_str::<Json>(&stdout) {
+        Ok(report) => Ok(parse_checkov(&report, &ctx.shown(template))),
+        Err(_) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let first = stderr.lines().chain(stdout.lines()).find(|l| !l.trim().is_empty()).unwrap_or("no output");
+            Ok(vec![format!("checkov produced no JSON report ({}): {first}", output.status)])
+        }
+    }
+}
+
+/// Failed checks and parsing errors of a checkov JSON report (one framework or a list of them).
+pub fn parse_checkov(report: &Json, shown_path: &str) -> Vec<String> {
+    let reports = match report {
+        Json::Array(many) => many.iter().collect(),
+        one => vec![one],
+    };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for report in reports {
+        let summary = &report["summary"];
+        checked += summary["passed"].as_u64().unwrap_or(0) + summary["failed"].as_u64().unwrap_or(0);
+        if summary["parsing_errors"].as_u64().unwrap_or(0) > 0 {
+            problems.push(format!("checkov could not parse {shown_path}"));
+        }
+        for failed in report["results"]["failed_checks"].as_array().into_iter().flatten() {
+            let lines = failed["file_line_range"]
+                .as_array()
+                .and_then(|r| Some(format!("{}-{}", r.first()?.as_u64()?, r.get(1)?.as_u64()?)))
+                .unwrap_or_default();
+            problems.push(format!(
+                "checkov {} {shown_path}:{lines} {}: {}",
+                failed["check_id"].as_str().unwrap_or("?"),
+                failed["resource"].as_str().unwrap_or("?"),
+                failed["check_name"].as_str().unwrap_or("?"),
+            ));
+        }
+    }
+    if checked == 0 && problems.is_empty() {
+        problems.push(format!("checkov ran no check on {shown_path} (wrong framework or empty template?)"));
+    }
+    problems
+}

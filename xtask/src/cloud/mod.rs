@@ -1,0 +1,15 @@
+//! The CloudFormation contract between the tool and `cloud/`: the one [`Template`] model, the one
+//! parameters loader ([`ParameterFile`]), what the deploy injects ([`injected`]), the stack outputs
+//! as a typed struct ([`StackOutputs`]), and the lint checks ([`checks`]).
+
+pub mod checks;
+pub mod injected;
+pub mod outputs;
+pub mod parameters;
+pub mod template;
+mod yaml;
+
+pub use self::outputs::StackOutputs;
+pub use self::parameters::ParameterFile;
+pub use self::template::{Parameter, Resource, Template};
+pub use self::yaml::yaml_to_json;

@@ -1,0 +1,86 @@
+//! moto for the AWS scenarios: the test kit's launcher with the pinned moto from the tools venv, a
+//! lifetime of hours, and its access log read so that every tool (ours, the AWS CLI) is counted by
+//! the same server-side request log.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+pub use testkit::moto::Logged as Request;
+use testkit::moto::MotoOptions;
+
+use crate::tools::Tools;
+
+pub struct Moto {
+    inner: testkit::moto::Moto,
+    pub url: String,
+}
+
+impl Moto {
+    /// Starts the pinned moto from the tools venv, alive for at most 3 hours.
+    pub fn start(tools: &Tools) -> anyhow::Result<Moto> {
+        let options = MotoOptions { python: tools.bin("python"), lifetime: Duration::from_secs(3 * 3600), env: vec![] };
+        let inner = testkit::moto::Moto::launch(&options).map_err(anyhow::Error::msg)?;
+        Ok(Moto { url: inner.endpoint(), inner })
+    }
+
+    /// A position in the access log; [`Moto::since`] returns what came after it.
+    pub fn mark(&self) -> usize {
+        self.inner.mark()
+    }
+
+    /// Requests logged after `mark`.
+    pub fn since(&self, mark: usize) -> Vec<Request> {
+        self.inner.access_log_since(mark)
+    }
+
+    /// The environment an AWS tool needs to talk to this moto and nothing else.
+    pub fn env(&self, cmd: &mut Command, scratch: &Path) {
+        for (name, value) in self.inner.aws_env(scratch) {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd.env_remove("STACK_NAME");
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        testkit::aws::sdk_config(&self.url)
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        testkit::aws::s3_client(&self.sdk().await)
+    }
+}
+
+/// S3 object uploads among `requests`: `PUT /bucket/key` with no query (AWS CLI), the Rust SDK's
+/// `?x-id=PutObject`, or a multipart part (`?partNumber=`); not subresources (`?tagging`, `?acl`).
+pub fn object_puts<'a>(requests: &'a [Request], bucket: &str) -> impl Iterator<Item = &'a Request> {
+    let prefix = format!("/{bucket}/");
+    requests.iter().filter(move |r| {
+        let (path, query) = r.path.split_once('?').unwrap_or((&r.path, ""));
+        r.method == "PUT"
+            && path.len() > prefix.len()
+            && path.starts_with(&prefix)
+            && (query.is_empty() || query.starts_with("x-id=PutObject") || query.contains("partNumber="))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn object_puts_are_uploads_only() {
+        let log = [
+            "PUT /site/a.html HTTP/1.1",
+            "PUT /site/b.js?x-id=PutObject HTTP/1.1",
+            "PUT /site/c.js?tagging HTTP/1.1",
+            "PUT /site HTTP/1.1",
+            "PUT /other/a.html HTTP/1.1",
+            "GET /site/a.html HTTP/1.1",
+        ];
+        let requests: Vec<_> =
+            log.iter().filter_map(|r| testkit::moto::parse_access_line(&format!("x - - [d] \"{r}\" 200 -"))).collect();
+        assert_eq!(super::object_puts(&requests, "site").count(), 2);
+    }
+}

@@ -1,0 +1,54 @@
+//! `cargo xtask config`: every effective setting and where it came from.
+
+use crate::Ctx;
+use crate::settings::{PLACEHOLDER, Setting};
+
+/// Print each effective setting and where it came from (flag, environment, .env, deploy.toml)
+#[derive(clap::Args, Debug)]
+pub struct Config {
+    /// Print as JSON (setting -> {value, source}); secrets are masked either way
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Config {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        let settings = ctx.settings()?;
+        let shown = |name: &str, s: &Setting| -> String {
+            if name.contains("secret") || name.contains("token") || name.contains("key id") {
+                mask(&s.value)
+            } else {
+                s.value.clone()
+            }
+        };
+        if self.json {
+            let mut map = serde_json::Map::new();
+            for (name, setting) in settings.all() {
+                let value = setting.map_or(
+                    serde_json::Value::Null,
+                    |s| serde_json::json!({ "value": shown(name, s), "source": s.source.to_string() }),
+                );
+                map.insert(name.to_string(), value);
+            }
+            println!("{}", serde_json::to_string_pretty(&map)?);
+            return Ok(());
+        }
+        for (name, setting) in settings.all() {
+            match setting {
+                Some(s) => println!("{name:<18} {:<40} ({})", shown(name, s), s.source),
+                None => println!("{name:<18} -"),
+            }
+        }
+        println!("{:<18} {}", "template", ctx.template_path().display());
+        println!("{:<18} {}", "parameters", ctx.parameters_path().display());
+        Ok(())
+    }
+}
+
+/// Shows a placeholder in full (so the user sees it is one) and real secrets only by their tail.
+fn mask(value: &str) -> String {
+    if PLACEHOLDER.is_match(value) || value.len() <= 4 {
+        return value.to_string();
+    }
+    format!("****{}", &value[value.len() - 4..])
+}

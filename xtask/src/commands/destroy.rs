@@ -1,0 +1,234 @@
+//! `cargo xtask destroy`: empty the stack's buckets (every version), delete the stack, say what is left.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use futures::StreamExt;
+
+use crate::Ctx;
+use crate::artifacts::bucket;
+use crate::aws::s3::{bucket_size, empty_bucket};
+use crate::aws::{Aws, Clients, block_on, cfn};
+use crate::cloud::Template;
+use crate::error::Refusal;
+use crate::report::{Ui, human_bytes};
+
+/// Empty the stack's buckets (all versions), delete the stack and wait; say what is retained
+#[derive(clap::Args, Debug)]
+pub struct Destroy {
+    /// Do not ask for the stack name (required when standard input is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Keep the app-data bucket (AppDataBucketName output) and everything in it
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Batch deletions in flight at once (1,000 keys each)
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+}
+
+fn monthly_s3_cost(bytes: u64) -> String {
+    // S3 Standard, us-east-1 list price: $0.023 per GB-month.
+    format!("about ${:.2}/month", bytes as f64 / 1e9 * 0.023)
+}
+
+impl Destroy {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        let ui = Ui::new("destroy", false);
+        let (aws, stack_name) = ui.preflight(|| {
+            let aws = Aws::connect(ctx)?;
+            let name = aws.settings.stack_name()?.to_string();
+            // Before any AWS call: nobody can type the stack name without a terminal.
+            if !self.yes && !std::io::stdin().is_terminal() {
+                return Err(Refusal::new(
+                    "destroy needs confirmation and standard input is not a terminal",
+                    "pass --yes to delete the stack and empty its buckets without asking",
+                )
+                .into());
+            }
+            let detail = format!("stack {name} in {}", aws.region());
+            Ok(((aws, name), detail))
+        })?;
+        ui.with(|s| {
+            s.stack = Some(stack_name.clone());
+            s.region = aws.region().to_string();
+        });
+        let result = block_on(self.run_async(&aws, &stack_name, &ui));
+        ui.conclude(result, self.json)
+    }
+
+    async fn run_async(&self, aws: &Aws, stack_name: &str, ui: &Ui) -> anyhow::Result<()> {
+        let c = Clients::new(aws);
+        let Some(state) = cfn::describe(&c.cfn, stack_name).await? else {
+            ui.with(|s| s.stack_action = "already deleted".into());
+            ui.line(format!("    stack {stack_name} does not exist in {}: nothing to destroy", aws.region()));
+            return Ok(());
+        };
+        // Protections first: emptying buckets of a stack that then refuses to go would be the worst outcome.
+        if state.termination_protection {
+            return Err(Refusal::new(
+                format!("stack {stack_name} has termination protection enabled"),
+                format!(
+                    "turn it off first: aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}"
+                ),
+            )
+            .into());
+        }
+        if state.parameters.get("EnableDeletionProtection").is_some_and(|v| v == "true") {
+            return Err(Refusal::new(
+                format!("stack {stack_name} was deployed with EnableDeletionProtection=true (the database and user pool refuse deletion)"),
+                "deploy it with `cargo xtask deploy --parameter EnableDeletionProtection=false` first, then destroy",
+            )
+            .into());
+        }
+        let template = c
+            .cfn
+            .get_template()
+            .stack_name(&state.id)
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.template_body().map(String::from))
+            .and_then(|b| Template::parse(&b).ok());
+        let retained = template.map(|t| t.retained()).unwrap_or_default();
+        // Buckets to empty: the site and app-data buckets (outputs), and any other bucket of the stack
+        // that CloudFormation will delete (it cannot delete a bucket that is not empty). Retained
+        // buckets other than those two (the log bucket's audit trail) are left alone.
+        let resources = c
+            .cfn
+            .describe_stack_resources()
+            .stack_name(&state.id)
+            .send()
+            .await
+            .with_context(|| format!("cannot list the resources of {stack_name}"))?;
+        let site_bucket = state.outputs.site_bucket_name.clone();
+        let data_bucket = state.outputs.app_data_bucket_name.clone();
+        let mut buckets: Vec<(String, String)> = resources
+            .stack_resources()
+            .iter()
+            .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
+            .filter_map(|r| Some((r.logical_resource_id()?.to_string(), r.physical_resource_id()?.to_string())))
+            .filter(|(logical, name)| {
+                Some(name) == site_bucket.as_ref()
+                    || Some(name) == data_bucket.as_ref()
+                    || !retained.iter().any(|(l, _, _)| l == logical)
+            })
+            .collect();
+        let kept: Vec<(String, String)> =
+            buckets.iter().filter(|(_, name)| self.keep_data && Some(name) == data_bucket.as_ref()).cloned().collect();
+        buckets.retain(|b| !kept.contains(b));
+        if !self.yes {
+            eprintln!("This deletes stack {stack_name} ({}) in {} and empties, for good:", state.status, aws.region());
+            for (_, b) in &buckets {
+                eprintln!("  s3://{b} (every object version)");
+            }
+            let typed = ui.ask("Type the stack name to confirm:", "pass --yes to delete without asking")?;
+            if typed != stack_name {
+                return Err(Refusal::new(
+                    "destroy cancelled: the name typed is not the stack name",
+                    "type it exactly, or pass --yes",
+                )
+                .into());
+            }
+        }
+        ui.phase("empty buckets", async {
+            let jobs = buckets.iter().map(|(_, b)| {
+                let c = &c;
+                async move { (b.clone(), empty_bucket(c, b, self.parallel).await) }
+            });
+            let results = futures::stream::iter(jobs).buffer_unordered(4).collect::<Vec<_>>().await;
+            let mut lines = Vec::new();
+            for (b, r) in results {
+                match r? {
+                    Some(e) => {
+                        ui.line(format!(
+                            "    s3://{b}: {} versions ({}), {} delete markers, {} incomplete uploads removed",
+                            e.versions,
+                            human_bytes(e.bytes),
+                            e.delete_markers,
+                            e.uploads
+                        ));
+                        ui.with(|s| {
+                            s.objects_deleted += e.versions + e.delete_markers;
+                            s.emptied_buckets.push(b.clone());
+                        });
+                        lines.push(b);
+                    }
+                    None => ui.line(format!("    s3://{b}: already gone")),
+                }
+            }
+            Ok(((), format!("{} buckets emptied", lines.len())))
+        })
+        .await?;
+        ui.phase("delete stack", async {
+            match cfn::delete_and_wait(&c.cfn, &state, &[], ui).await {
+                Ok(()) => {}
+                Err(err) if !kept.is_empty() => {
+                    // The kept bucket is not empty, so CloudFormation could not delete it: retain it.
+                    ui.note(format!(
+                        "{err}; deleting again, retaining {}",
+                        kept.iter().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                    let retain: Vec<String> = kept.iter().map(|k| k.0.clone()).collect();
+                    let failed = cfn::describe(&c.cfn, &state.id).await?.unwrap_or(state.clone());
+                    cfn::delete_and_wait(&c.cfn, &failed, &retain, ui).await?;
+                }
+                Err(err) => return Err(err),
+            }
+            ui.with(|s| s.stack_action = "DELETE_COMPLETE".into());
+            Ok(((), "DELETE_COMPLETE".into()))
+        })
+        .await?;
+        self.report_retained(&c, aws, stack_name, &retained, &kept, ui).await;
+        Ok(())
+    }
+
+    /// What outlives the stack and what it costs.
+    async fn report_retained(
+        &self,
+        c: &Clients,
+        aws: &Aws,
+        stack_name: &str,
+        retained: &[(String, String, String)],
+        kept: &[(String, String)],
+        ui: &Ui,
+    ) {
+        ui.line("    retained (not deleted by destroy):");
+        for (_, b) in kept {
+            let size = bucket_size(c, b).await;
+            let (n, bytes) = size.unwrap_or_default();
+            ui.line(format!(
+                "      s3://{b} (--keep-data): {n} object versions, {}, {}",
+                human_bytes(bytes),
+                monthly_s3_cost(bytes)
+            ));
+        }
+        if let Ok(who) = c.sts.get_caller_identity().send().await {
+            let artifacts = bucket::artifact_bucket_name(stack_name, who.account().unwrap_or(""), aws.region());
+            if let Some((n, bytes)) = bucket_size(c, &artifacts).await {
+                ui.line(format!(
+                    "      s3://{artifacts} (deploy artifacts, reused by the next deploy): {n} versions, {}, {}; old versions expire after 30 days",
+                    human_bytes(bytes),
+                    monthly_s3_cost(bytes)
+                ));
+            }
+        }
+        let mut by_policy: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (logical, kind, policy) in retained {
+            by_policy.entry(policy.clone()).or_default().push(format!("{logical} ({kind})"));
+        }
+        for (policy, items) in by_policy {
+            let cost = if policy == "Snapshot" {
+                "final snapshots are billed as backup storage (RDS: about $0.095 per GB-month) until you delete them"
+            } else {
+                "billed as the resource itself until you delete it"
+            };
+            ui.line(format!("      DeletionPolicy {policy}: {} — {cost}", items.join(", ")));
+        }
+        ui.line("      outside the stack: ACM certificates (free) and Route 53 hosted zones ($0.50/month each) named in cloud/parameters.json");
+    }
+}

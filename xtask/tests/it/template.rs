@@ -1,0 +1,382 @@
+//! The CloudFormation template, its parameters file and the deployer policy agree with each other
+//! and with the contract the deploy tool and the Lambdas rely on. Each check is one of
+//! `xtask::cloud::checks`; the negative tests below prove each fails on a broken copy.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value as Json, json};
+use xtask::cloud::checks::{self, Inputs, consistency, deployer, external};
+use xtask::cloud::{ParameterFile, StackOutputs, Template};
+use xtask::{Ctx, GlobalArgs};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").to_path_buf()
+}
+
+fn ctx() -> Ctx {
+    Ctx::new(GlobalArgs { project_dir: Some(root()), ..GlobalArgs::default() }).expect("a context")
+}
+
+fn stack_path() -> PathBuf {
+    root().join("cloud/stack.yaml")
+}
+
+fn params_path() -> PathBuf {
+    root().join("cloud/parameters.json")
+}
+
+fn policy_path() -> PathBuf {
+    root().join("cloud/deployer-policy.json")
+}
+
+fn stack() -> Template {
+    Template::load(&stack_path(), "cloud/stack.yaml").expect("cloud/stack.yaml parses")
+}
+
+fn params() -> ParameterFile {
+    ParameterFile::load(&params_path(), "cloud/parameters.json", &stack()).expect("cloud/parameters.json loads")
+}
+
+fn policy() -> Json {
+    serde_json::from_str(&std::fs::read_to_string(policy_path()).expect("readable")).expect("deployer policy is JSON")
+}
+
+/// Every problem the built-in checks find in these files.
+fn problems_in(inputs: &Inputs) -> Vec<String> {
+    let reports = checks::builtin(&ctx(), inputs).expect("files still parse");
+    reports.into_iter().flat_map(|r| r.problems).collect()
+}
+
+/// Asserts a checker found nothing, showing every problem otherwise.
+fn check(problems: &[String]) {
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Asserts a checker found a problem mentioning `needle`.
+fn check_fails(problems: &[String], needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(needle)),
+        "expected a problem mentioning {needle:?}, got:\n{}",
+        problems.join("\n")
+    );
+}
+
+fn prop<'a>(t: &'a Template, resource: &str, pointer: &str) -> &'a Json {
+    let r = t.resources.get(resource).unwrap_or_else(|| panic!("resource {resource} exists"));
+    r.properties.pointer(pointer).unwrap_or_else(|| panic!("{resource} has {pointer}"))
+}
+
+/// A scratch copy of the three files, for breaking one of them.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    inputs: Inputs,
+}
+
+impl Scratch {
+    fn new(edit_stack: impl FnOnce(String) -> String, edit_params: impl FnOnce(String) -> String) -> Scratch {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inputs = Inputs {
+            template: dir.path().join("stack.yaml"),
+            parameters: dir.path().join("parameters.json"),
+            deployer_policy: dir.path().join("deployer-policy.json"),
+        };
+        let original = std::fs::read_to_string(stack_path()).expect("readable");
+        let edited = edit_stack(original);
+        std::fs::write(&inputs.template, edited).expect("writable");
+        std::fs::write(&inputs.parameters, edit_params(std::fs::read_to_string(params_path()).expect("readable")))
+            .expect("writable");
+        std::fs::copy(policy_path(), &inputs.deployer_policy).expect("copyable");
+        Scratch { _dir: dir, inputs }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        problems_in(&self.inputs)
+    }
+}
+
+fn unchanged(text: String) -> String {
+    text
+}
+
+/// Inserts `yaml` (indented as a section entry) right after the top-level `section:` line.
+fn insert_into_section(stack: &str, section: &str, yaml: &str) -> String {
+    let header = format!("\n{section}:\n");
+    let at = stack.find(&header).unwrap_or_else(|| panic!("top-level {section} section")) + header.len();
+    format!("{}{yaml}{}", &stack[..at], &stack[at..])
+}
+
+// ---- the real files ---------------------------------------------------------------------------
+
+#[test]
+fn all_checks_pass_on_the_committed_files() {
+    check(&problems_in(&Inputs::of(&ctx())));
+}
+
+#[test]
+fn parameters_file_has_one_valid_entry_per_template_parameter() {
+    check(&params().completeness_problems(&stack()));
+}
+
+#[test]
+fn every_parameter_has_a_description_and_constraints() {
+    check(&consistency::check_parameter_declarations(&stack()));
+}
+
+#[test]
+fn every_output_the_deploy_tool_reads_exists() {
+    check(&consistency::check_outputs(&stack()));
+    assert_eq!(StackOutputs::names().count(), 14);
+}
+
+#[test]
+fn every_stateful_resource_has_both_deletion_policies() {
+    let t = stack();
+    check(&consistency::check_deletion_policies(&t));
+    // The checker must have had something to check.
+    for kind in ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::RDS::DBInstance", "AWS::KMS::Key", "AWS::SQS::Queue"]
+    {
+        assert!(t.resources_of_type(kind).next().is_some(), "the template has a {kind}");
+    }
+    assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Snapshot"));
+    assert_eq!(t.resources["Database"].update_replace_policy.as_deref(), Some("Snapshot"));
+}
+
+#[test]
+fn no_iam_statement_has_a_wildcard_action() {
+    check(&consistency::check_no_wildcard_actions(&stack()));
+}
+
+#[test]
+fn deployer_policy_is_valid_grammar_and_covers_every_resource_type() {
+    check(&deployer::check_deployer_policy(&stack(), &policy()));
+}
+
+#[test]
+fn deploy_injected_parameters_have_placeholder_entries_that_pass() {
+    let t = stack();
+    let values = params();
+    let functions = xtask::compile::discover(&root()).expect("cargo metadata");
+    assert_eq!(functions.len(), 3, "{functions:?}");
+    check(&xtask::cloud::injected::check(&t, &values, &functions));
+    for f in &functions {
+        let name = &f.code_key_parameter;
+        assert!(values.values[name].ends_with(&format!("/{}.zip", "0".repeat(64))), "{name}: {}", values.values[name]);
+        // A real key of the deploy tool's shape passes too.
+        let real = xtask::artifacts::function_key(&f.function, &"ab12".repeat(16));
+        assert_eq!(t.parameters[name].check(&real), Ok(()));
+        assert!(t.parameters[name].check("lambdas/api/latest.zip").is_err());
+    }
+}
+
+#[test]
+fn a_code_key_parameter_with_another_pattern_fails() {
+    let scratch = Scratch::new(|s| s.replacen("[0-9a-f]{64}\\\\.zip$", "[0-9a-f]+\\\\.zip$", 1), unchanged);
+    check_fails(&scratch.problems(), "AllowedPattern must be");
+}
+
+#[test]
+fn domain_and_certificate_placeholders_are_accepted_and_www_certificate_must_be_us_east_1() {
+    let t = stack();
+    let values = params();
+    let value = |key: &str| values.values[key].clone();
+    assert_eq!(value("WwwDomainName"), "www.example.com");
+    assert_eq!(value("ApiDomainName"), "api.example.com");
+    assert!(value("WwwCertificateArn").contains("YOUR_WWW_CERTIFICATE_ID_HERE"));
+    assert!(value("ApiCertificateArn").contains("YOUR_API_CERTIFICATE_ID_HERE"));
+    let www_cert = &t.parameters["WwwCertificateArn"];
+    assert!(
+        www_cert.check("arn:aws:acm:eu-west-1:111111111111:certificate/abc").is_err(),
+        "CloudFront needs us-east-1"
+    );
+    assert_eq!(www_cert.check("arn:aws:acm:us-east-1:111111111111:certificate/0a1b-2c3d"), Ok(()));
+}
+
+#[test]
+fn short_form_tags_become_long_form() {
+    let t = stack();
+    assert_eq!(prop(&t, "ApiFunction", "/Code/S3Key"), &json!({"Ref": "ApiCodeKey"}));
+    assert_eq!(prop(&t, "ApiFunction", "/Role"), &json!({"Fn::GetAtt": ["ApiRole", "Arn"]}));
+    // `!GetAtt A.B.C` keeps the dotted attribute whole.
+    assert_eq!(
+        prop(&t, "MigrateFunction", "/Environment/Variables/DB_MASTER_SECRET_ARN"),
+        &json!({"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]})
+    );
+    assert_eq!(prop(&t, "PrivateSubnet2", "/AvailabilityZone"), &json!({"Fn::Select": [1, {"Fn::GetAZs": ""}]}));
+    assert!(prop(&t, "UserPool", "/DeletionProtection").get("Fn::If").is_some());
+    let err = Template::parse("Resources:\n  X:\n    Type: AWS::SQS::Queue\n    Properties:\n      A: !Reff B\n")
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("unknown CloudFormation tag !Reff"), "{err:#}");
+}
+
+#[test]
+fn lambdas_follow_the_runtime_and_environment_contract() {
+    let t = stack();
+    let common = [
+        "NOTES_TABLE",
+        "APP_DATA_BUCKET",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDIS_USER",
+        "SITE_ORIGIN",
+        "RUST_LOG",
+    ];
+    let functions: Vec<_> = t.resources_of_type("AWS::Lambda::Function").map(|(n, _)| n.clone()).collect();
+    assert_eq!(functions, ["ActivityFunction", "ApiFunction", "MigrateFunction"]);
+    for name in &functions {
+        assert_eq!(prop(&t, name, "/Runtime"), "provided.al2023", "{name}");
+        assert_eq!(prop(&t, name, "/Architectures"), &json!(["arm64"]), "{name}");
+        assert_eq!(prop(&t, name, "/Handler"), "bootstrap", "{name}");
+        assert!(
+            prop(&t, name, "/ReservedConcurrentExecutions").is_number()
+                || prop(&t, name, "/ReservedConcurrentExecutions").is_object()
+        );
+        assert_eq!(prop(&t, name, "/TracingConfig/Mode"), "Active", "{name}");
+        let vars = prop(&t, name, "/Environment/Variables").as_object().expect("variables");
+        for var in common {
+            assert!(vars.contains_key(var), "{name} lacks {var}");
+        }
+        for (var, value) in vars {
+            let upper = var.to_ascii_uppercase();
+            assert!(
+                !["PASSWORD", "SECRET_VALUE", "TOKEN", "AUTH"].iter().any(|s| upper.contains(s)),
+                "{name}: {var} looks like a secret ({value})"
+            );
+        }
+    }
+}
+
+#[test]
+fn stream_consumer_reports_partial_failures_with_bounded_retries_and_a_destination() {
+    let t = stack();
+    assert_eq!(prop(&t, "ActivityStreamMapping", "/FunctionResponseTypes"), &json!(["ReportBatchItemFailures"]));
+    assert!(prop(&t, "ActivityStreamMapping", "/MaximumRetryAttempts").as_u64().is_some_and(|n| n <= 10));
+    assert_eq!(
+        prop(&t, "ActivityStreamMapping", "/DestinationConfig/OnFailure/Destination"),
+        &json!({"Fn::GetAtt": ["ActivityFailureQueue", "Arn"]})
+    );
+    assert!(prop(&t, "ActivityFailureQueue", "/KmsMasterKeyId").is_object());
+}
+
+// ---- the checkers bite -------------------------------------------------------------------------
+
+#[test]
+fn a_parameter_added_without_a_parameters_json_entry_fails_the_consistency_check() {
+    let scratch = Scratch::new(
+        |s| {
+            insert_into_section(
+                &s,
+                "Parameters",
+                "  ExtraSetting:\n    Description: added by the test\n    Type: String\n    AllowedValues: [a, b]\n",
+            )
+        },
+        unchanged,
+    );
+    let problems = scratch.problems();
+    check_fails(&problems, "no entry for template Parameter ExtraSetting");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn a_parameters_json_entry_without_a_parameter_fails() {
+    let scratch = Scratch::new(|s| s.replace("  HostedZoneId:\n", "  HostedZoneIdRenamed:\n"), unchanged);
+    let problems = scratch.problems();
+    check_fails(&problems, "parameters.json: HostedZoneId is not a parameter of the template");
+}
+
+#[test]
+fn a_parameters_json_entry_with_a_bad_value_fails() {
+    let scratch =
+        Scratch::new(unchanged, |p| p.replace("certificate/YOUR_WWW_CERTIFICATE_ID_HERE", "certificate/has spaces"));
+    check_fails(
+        &scratch.problems(),
+        "parameters.json: WwwCertificateArn: \"arn:aws:acm:us-east-1:111111111111:certificate/has spaces\" does not match AllowedPattern",
+    );
+}
+
+#[test]
+fn a_missing_output_fails() {
+    let scratch = Scratch::new(|s| s.replace("  CognitoDomain:\n", "  CognitoDomainUrl:\n"), unchanged);
+    check_fails(&scratch.problems(), "Output CognitoDomain is missing");
+}
+
+#[test]
+fn a_stateful_resource_without_deletion_policies_fails() {
+    let scratch = Scratch::new(
+        |s| {
+            s.replace(
+                "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n    # Holds only pointers to stream batches that failed; nothing to keep after teardown.\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n",
+                "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n",
+            )
+            .replace("    DeletionPolicy: Snapshot\n", "    DeletionPolicy: Delete\n")
+        },
+        unchanged,
+    );
+    let problems = scratch.problems();
+    check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no DeletionPolicy");
+    check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no UpdateReplacePolicy");
+    check_fails(&problems, "Database (AWS::RDS::DBInstance): DeletionPolicy is Delete, expected Snapshot");
+}
+
+#[test]
+fn a_wildcard_action_fails() {
+    let scratch = Scratch::new(
+        |s| s.replacen("                Action: sqs:SendMessage\n", "                Action: sqs:*\n", 1),
+        unchanged,
+    );
+    check_fails(&scratch.problems(), "ActivityRole: statement FailureDestination allows the wildcard action \"sqs:*\"");
+    assert!(consistency::is_wildcard_action("*"));
+    assert!(!consistency::is_wildcard_action("s3:GetObject"));
+}
+
+#[test]
+fn a_deployer_policy_that_misses_a_service_or_breaks_grammar_fails() {
+    let t = stack();
+    let mut broken = policy();
+    let statements = broken["Statement"].as_array_mut().expect("list");
+    statements.retain(|s| s["Sid"] != "Sqs");
+    statements.push(json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}));
+    let problems = deployer::check_deployer_policy(&t, &broken);
+    check_fails(&problems, "does not allow sqs:CreateQueue, needed for AWS::SQS::Queue");
+    check_fails(&problems, "wildcard action \"s3:*\"");
+    check_fails(&problems, "key \"Principal\" does not belong");
+
+    let problems = deployer::check_deployer_policy(&t, &json!({"Version": "2008-10-17", "Statement": []}));
+    check_fails(&problems, "Version must be \"2012-10-17\"");
+    check_fails(&problems, "Statement must be a non-empty list");
+
+    let unknown = Template::parse("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n").expect("parses");
+    check_fails(&deployer::check_deployer_policy(&unknown, &policy()), "AWS::SNS::Topic is used by the template");
+}
+
+#[test]
+fn action_patterns_match_like_iam() {
+    assert!(deployer::action_matches("ec2:Describe*", "ec2:DescribeVpcs"));
+    assert!(deployer::action_matches("EC2:describevpcs", "ec2:DescribeVpcs"));
+    assert!(!deployer::action_matches("ec2:Describe*", "ec2:DeleteVpc"));
+    assert!(!deployer::action_matches("s3:Get", "s3:GetObject"));
+}
+
+#[test]
+fn lint_output_parsers_make_one_line_per_finding() {
+    let out = "/x/stack.yaml:10:3:10:9:W2001:Parameter X not used.\n\
+               /x/stack.yaml:10:3:10:9:W2001:Parameter X not used.\n\
+               /x/stack.yaml:5:1:5:2:E3012:a: b: c\n";
+    assert_eq!(
+        external::parse_cfn_lint(out, "cloud/stack.yaml"),
+        ["cfn-lint W2001 cloud/stack.yaml:10:3: Parameter X not used.", "cfn-lint E3012 cloud/stack.yaml:5:1: a: b: c"]
+    );
+    let report = json!({
+        "results": {"failed_checks": [{"check_id": "CKV_AWS_1", "resource": "AWS::S3::Bucket.B", "check_name": "name", "file_line_range": [3, 9]}]},
+        "summary": {"passed": 1, "failed": 1, "parsing_errors": 0}
+    });
+    assert_eq!(
+        external::parse_checkov(&report, "cloud/stack.yaml"),
+        ["checkov CKV_AWS_1 cloud/stack.yaml:3-9 AWS::S3::Bucket.B: name"]
+    );
+    let nothing = json!({"results": {"failed_checks": []}, "summary": {"passed": 0, "failed": 0, "parsing_errors": 0}});
+    check_fails(&external::parse_checkov(&nothing, "s.yaml"), "checkov ran no check");
+}
