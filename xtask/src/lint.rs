@@ -28,7 +28,7 @@ impl Lint {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let template_path = ctx.template_path();
         let parameters_path = ctx.parameters_path();
-        let policy_path = ctx.root.join("cloud/deployer-policy.json");
+        let policy_path = ctx.root.join("cloud/deployer-policies");
         let mut problems = Vec::new();
 
         eprintln!("==> consistency: parameters.json, outputs, deletion policies, IAM actions, deployer policy");

@@ -55,144 +55,26 @@ pub const STATEFUL_TYPES: &[&str] = &[
     "AWS::EFS::FileSystem",
 ];
 
-/// Resource types whose policies must be `Snapshot` (a final snapshot instead of data loss).
+/// Resource types whose `UpdateReplacePolicy` must be `Snapshot` (a replacement keeps the old
+/// data) and whose `DeletionPolicy` must be `Delete`. Not `Snapshot`: CloudFormation asks the RDS
+/// handler for a final snapshot on every delete under that policy, the rollback of a failed first
+/// create included, which would leave a snapshot of an empty database behind; and not `Retain` or
+/// `RetainExceptOnCreate`: a retained instance keeps the subnets, security group and subnet group
+/// that the rest of the stack deletion needs gone. A deliberate teardown snapshots first (destroy).
 pub const SNAPSHOT_TYPES: &[&str] = &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster"];
+
+/// Deletion-protection properties: each must follow the `ProtectFromDeletion` condition (the
+/// `EnableDeletionProtection` parameter), which the deploy tool sets to `false` for the first
+/// create so that a failed create can roll back.
+pub const DELETION_PROTECTION: &[(&str, &str)] = &[
+    ("AWS::RDS::DBInstance", "DeletionProtection"),
+    ("AWS::RDS::DBCluster", "DeletionProtection"),
+    ("AWS::DynamoDB::Table", "DeletionProtectionEnabled"),
+    ("AWS::Cognito::UserPool", "DeletionProtection"),
+];
 
 /// IAM managed policies hold at most this many characters (whitespace not counted).
 pub const MANAGED_POLICY_MAX_CHARS: usize = 6144;
-
-/// `cloud/deployer-policy.json` is too large for one managed policy: statements `..SPLIT` go into
-/// the first, `SPLIT..` into the second (cloud/README.md shows the commands).
-pub const DEPLOYER_POLICY_SPLIT: usize = 12;
-
-/// The actions a deployer needs at least to create, update and delete each resource type of the
-/// template. A resource type missing here is itself a problem: add its actions when adding it.
-pub const DEPLOYER_ACTIONS: &[(&str, &[&str])] = &[
-    ("AWS::ApiGateway::Account", &["apigateway:GET", "apigateway:PATCH", "iam:PassRole"]),
-    ("AWS::ApiGateway::Authorizer", &["apigateway:POST", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::BasePathMapping", &["apigateway:POST", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::Deployment", &["apigateway:POST", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::DomainName", &["apigateway:POST", "apigateway:DELETE", "acm:DescribeCertificate"]),
-    ("AWS::ApiGateway::GatewayResponse", &["apigateway:PUT", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::Method", &["apigateway:PUT", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::Resource", &["apigateway:POST", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::RestApi", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"]),
-    ("AWS::ApiGateway::Stage", &["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"]),
-    (
-        "AWS::CloudFront::Distribution",
-        &[
-            "cloudfront:CreateDistribution",
-            "cloudfront:UpdateDistribution",
-            "cloudfront:DeleteDistribution",
-            "cloudfront:GetDistribution",
-            "s3:PutBucketAcl",
-        ],
-    ),
-    (
-        "AWS::CloudFront::OriginAccessControl",
-        &["cloudfront:CreateOriginAccessControl", "cloudfront:DeleteOriginAccessControl"],
-    ),
-    (
-        "AWS::CloudFront::ResponseHeadersPolicy",
-        &["cloudfront:CreateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy"],
-    ),
-    (
-        "AWS::Cognito::UserPool",
-        &["cognito-idp:CreateUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool"],
-    ),
-    ("AWS::Cognito::UserPoolClient", &["cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient"]),
-    ("AWS::Cognito::UserPoolDomain", &["cognito-idp:CreateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain"]),
-    (
-        "AWS::DynamoDB::Table",
-        &["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:UpdateContinuousBackups", "dynamodb:DeleteTable"],
-    ),
-    ("AWS::EC2::EIP", &["ec2:AllocateAddress", "ec2:ReleaseAddress"]),
-    ("AWS::EC2::FlowLog", &["ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "logs:CreateLogDelivery"]),
-    ("AWS::EC2::InternetGateway", &["ec2:CreateInternetGateway", "ec2:DeleteInternetGateway"]),
-    ("AWS::EC2::NatGateway", &["ec2:CreateNatGateway", "ec2:DeleteNatGateway"]),
-    ("AWS::EC2::Route", &["ec2:CreateRoute", "ec2:DeleteRoute"]),
-    ("AWS::EC2::RouteTable", &["ec2:CreateRouteTable", "ec2:DeleteRouteTable"]),
-    (
-        "AWS::EC2::SecurityGroup",
-        &[
-            "ec2:CreateSecurityGroup",
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:DeleteSecurityGroup",
-        ],
-    ),
-    ("AWS::EC2::SecurityGroupEgress", &["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"]),
-    ("AWS::EC2::SecurityGroupIngress", &["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]),
-    ("AWS::EC2::Subnet", &["ec2:CreateSubnet", "ec2:DeleteSubnet"]),
-    ("AWS::EC2::SubnetRouteTableAssociation", &["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable"]),
-    ("AWS::EC2::VPC", &["ec2:CreateVpc", "ec2:ModifyVpcAttribute", "ec2:DeleteVpc"]),
-    ("AWS::EC2::VPCEndpoint", &["ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"]),
-    ("AWS::EC2::VPCGatewayAttachment", &["ec2:AttachInternetGateway", "ec2:DetachInternetGateway"]),
-    (
-        "AWS::ElastiCache::ReplicationGroup",
-        &[
-            "elasticache:CreateReplicationGroup",
-            "elasticache:DescribeReplicationGroups",
-            "elasticache:DeleteReplicationGroup",
-        ],
-    ),
-    ("AWS::ElastiCache::SubnetGroup", &["elasticache:CreateCacheSubnetGroup", "elasticache:DeleteCacheSubnetGroup"]),
-    ("AWS::ElastiCache::User", &["elasticache:CreateUser", "elasticache:DeleteUser"]),
-    ("AWS::ElastiCache::UserGroup", &["elasticache:CreateUserGroup", "elasticache:DeleteUserGroup"]),
-    ("AWS::IAM::ManagedPolicy", &["iam:CreatePolicy", "iam:DeletePolicy"]),
-    (
-        "AWS::IAM::Role",
-        &[
-            "iam:CreateRole",
-            "iam:PutRolePolicy",
-            "iam:AttachRolePolicy",
-            "iam:DeleteRolePolicy",
-            "iam:DetachRolePolicy",
-            "iam:DeleteRole",
-        ],
-    ),
-    ("AWS::KMS::Alias", &["kms:CreateAlias", "kms:DeleteAlias"]),
-    ("AWS::KMS::Key", &["kms:CreateKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion"]),
-    ("AWS::Lambda::EventSourceMapping", &["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"]),
-    (
-        "AWS::Lambda::Function",
-        &[
-            "lambda:CreateFunction",
-            "lambda:UpdateFunctionCode",
-            "lambda:PutFunctionConcurrency",
-            "lambda:DeleteFunction",
-            "iam:PassRole",
-        ],
-    ),
-    ("AWS::Lambda::Permission", &["lambda:AddPermission", "lambda:RemovePermission"]),
-    (
-        "AWS::Logs::LogGroup",
-        &["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:AssociateKmsKey", "logs:DeleteLogGroup"],
-    ),
-    (
-        "AWS::RDS::DBInstance",
-        &[
-            "rds:CreateDBInstance",
-            "rds:ModifyDBInstance",
-            "rds:DeleteDBInstance",
-            "rds:CreateDBSnapshot",
-            "secretsmanager:CreateSecret",
-        ],
-    ),
-    (
-        "AWS::RDS::DBParameterGroup",
-        &["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:DeleteDBParameterGroup"],
-    ),
-    ("AWS::RDS::DBSubnetGroup", &["rds:CreateDBSubnetGroup", "rds:DeleteDBSubnetGroup"]),
-    ("AWS::Route53::RecordSet", &["route53:ChangeResourceRecordSets", "route53:GetChange"]),
-    (
-        "AWS::S3::Bucket",
-        &["s3:CreateBucket", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock", "s3:DeleteBucket"],
-    ),
-    ("AWS::S3::BucketPolicy", &["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]),
-    ("AWS::SQS::Queue", &["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"]),
-    ("AWS::SQS::QueuePolicy", &["sqs:SetQueueAttributes"]),
-];
 
 /// Short-form tags CloudFormation understands (`!Ref`, `!Condition` and the `Fn::` family).
 const INTRINSICS: &[&str] = &[
@@ -287,10 +169,11 @@ impl Parameter {
             return Err(format!("{value:?} is longer than MaxLength {max}"));
         }
         if let Some(pattern) = &self.allowed_pattern {
-            // CloudFormation matches the whole value against AllowedPattern.
-            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            // CloudFormation matches the whole value against AllowedPattern, a Java regex:
+            // lookarounds such as EnvironmentName's `(?!.*aws)` need fancy_regex.
+            let re = fancy_regex::Regex::new(&format!("^(?:{pattern})$"))
                 .map_err(|e| format!("AllowedPattern {pattern:?} cannot be checked here: {e}"))?;
-            if !re.is_match(value) {
+            if !re.is_match(value).map_err(|e| format!("AllowedPattern {pattern:?} cannot be checked here: {e}"))? {
                 return Err(format!("{value:?} does not match AllowedPattern {pattern:?}"));
             }
         }
@@ -561,24 +444,59 @@ pub fn check_outputs(template: &Template) -> Vec<String> {
     problems
 }
 
-/// Every stateful resource states both deletion policies; RDS ones are `Snapshot`.
+/// Every stateful resource states both deletion policies. `DeletionPolicy: Retain` is refused
+/// (`RetainExceptOnCreate` keeps the data just as well, and a failed first create then leaves
+/// nothing behind); [`SNAPSHOT_TYPES`] are `Delete` + `UpdateReplacePolicy: Snapshot`.
 pub fn check_deletion_policies(template: &Template) -> Vec<String> {
-    const VALID: &[&str] = &["Delete", "Retain", "RetainExceptOnCreate", "Snapshot"];
+    const DELETION: &[&str] = &["Delete", "Retain", "RetainExceptOnCreate", "Snapshot"];
+    const UPDATE_REPLACE: &[&str] = &["Delete", "Retain", "Snapshot"];
     let mut problems = Vec::new();
     for (name, resource) in &template.resources {
         if !STATEFUL_TYPES.contains(&resource.kind.as_str()) {
             continue;
         }
-        for (key, policy) in
-            [("DeletionPolicy", &resource.deletion_policy), ("UpdateReplacePolicy", &resource.update_replace_policy)]
-        {
+        let snapshot_type = SNAPSHOT_TYPES.contains(&resource.kind.as_str());
+        for (key, policy, valid, want) in [
+            ("DeletionPolicy", &resource.deletion_policy, DELETION, "Delete"),
+            ("UpdateReplacePolicy", &resource.update_replace_policy, UPDATE_REPLACE, "Snapshot"),
+        ] {
             match policy.as_deref() {
                 None => problems.push(format!("{name} ({}) has no {key}", resource.kind)),
-                Some(p) if !VALID.contains(&p) => problems.push(format!("{name}: {key} {p:?} is not one of {VALID:?}")),
-                Some(p) if SNAPSHOT_TYPES.contains(&resource.kind.as_str()) && p != "Snapshot" => {
-                    problems.push(format!("{name} ({}): {key} is {p}, expected Snapshot", resource.kind));
+                Some(p) if !valid.contains(&p) => problems.push(format!("{name}: {key} {p:?} is not one of {valid:?}")),
+                Some(p) if snapshot_type && p != want => {
+                    problems.push(format!("{name} ({}): {key} is {p}, expected {want}", resource.kind));
                 }
+                Some("Retain") if key == "DeletionPolicy" => problems.push(format!(
+                    "{name} ({}): DeletionPolicy is Retain; use RetainExceptOnCreate so that a failed first create leaves nothing behind",
+                    resource.kind
+                )),
                 Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// Every deletion-protection property of [`DELETION_PROTECTION`] is set and follows the
+/// `ProtectFromDeletion` condition, so that one parameter switches them all.
+pub fn check_deletion_protection(template: &Template) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, resource) in &template.resources {
+        for (kind, property) in DELETION_PROTECTION {
+            if resource.kind != *kind {
+                continue;
+            }
+            let follows = resource
+                .properties
+                .get(*property)
+                .and_then(|v| v.get("Fn::If"))
+                .and_then(|v| v.get(0))
+                .and_then(Json::as_str)
+                == Some("ProtectFromDeletion");
+            if !follows {
+                problems.push(format!(
+                    "{name} ({kind}): {property} must be !If [ProtectFromDeletion, ...] (EnableDeletionProtection)"
+                ));
             }
         }
     }
@@ -640,11 +558,11 @@ fn actions(value: Option<&Json>) -> Vec<String> {
     }
 }
 
-/// The deployer policy is an identity policy in valid grammar, lists its actions explicitly, fits
-/// into two managed policies, and allows at least [`DEPLOYER_ACTIONS`] of every resource type used.
-pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> {
+/// One deployer policy file is an identity policy in valid grammar, lists its actions explicitly
+/// and fits into one IAM managed policy. What it must allow is check 1's business
+/// (`cloud::checks::handlers`), from CloudFormation's handler data.
+pub fn check_deployer_policy(file: &str, policy: &Json) -> Vec<String> {
     let mut problems = Vec::new();
-    let file = "deployer-policy.json";
     let Some(doc) = policy.as_object() else {
         return vec![format!("{file}: not a JSON object")];
     };
@@ -664,7 +582,6 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
         }
     };
     let action_re = regex::Regex::new(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$").expect("valid regex");
-    let mut allowed = Vec::new();
     let mut sids = BTreeSet::new();
     for (index, statement) in statements.iter().enumerate() {
         let at = format!("{file}: statement {}", index + 1);
@@ -711,9 +628,6 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
                         problems.push(format!("{at}: wildcard action {action:?}"));
                     }
                 }
-                if effect == Some("Allow") {
-                    allowed.extend(list);
-                }
             }
         }
         match (statement.get("Resource"), statement.get("NotResource")) {
@@ -728,32 +642,32 @@ pub fn check_deployer_policy(template: &Template, policy: &Json) -> Vec<String> 
         }
     }
 
-    // Coverage: every resource type of the template, with the actions it needs at least.
-    let kinds: BTreeSet<&str> = template.resources.values().map(|r| r.kind.as_str()).collect();
-    for kind in kinds {
-        let Some((_, needed)) = DEPLOYER_ACTIONS.iter().find(|(k, _)| *k == kind) else {
-            problems.push(format!(
-                "{kind} is used by the template but template::DEPLOYER_ACTIONS does not say which actions deploy it"
-            ));
-            continue;
-        };
-        for action in *needed {
-            if !allowed.iter().any(|pattern| action_matches(pattern, action)) {
-                problems.push(format!("{file} does not allow {action}, needed for {kind}"));
-            }
-        }
+    // Size: one managed policy per file.
+    let chars = serde_json::to_string(policy).expect("serialisable").chars().filter(|c| !c.is_whitespace()).count();
+    if chars > MANAGED_POLICY_MAX_CHARS {
+        problems.push(format!(
+            "{file}: {chars} characters; an IAM managed policy holds {MANAGED_POLICY_MAX_CHARS} (move statements into another file)"
+        ));
     }
+    problems
+}
 
-    // Size: two managed policies, split at DEPLOYER_POLICY_SPLIT.
-    if statements.len() > DEPLOYER_POLICY_SPLIT {
-        for (part, slice) in [(1, &statements[..DEPLOYER_POLICY_SPLIT]), (2, &statements[DEPLOYER_POLICY_SPLIT..])] {
-            let doc = serde_json::json!({"Version": "2012-10-17", "Statement": slice});
-            let chars =
-                serde_json::to_string(&doc).expect("serialisable").chars().filter(|c| !c.is_whitespace()).count();
-            if chars > MANAGED_POLICY_MAX_CHARS {
-                problems.push(format!(
-                    "{file}: part {part} is {chars} characters; an IAM managed policy holds {MANAGED_POLICY_MAX_CHARS} (move DEPLOYER_POLICY_SPLIT or trim)"
-                ));
+/// Every deployer policy file passes [`check_deployer_policy`], Sids are unique across the files
+/// (they are attached together), and there is at least one file.
+pub fn check_deployer_policies(policies: &[(String, Json)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if policies.is_empty() {
+        problems.push("cloud/deployer-policies/ holds no policy file".to_string());
+    }
+    let mut sids = BTreeMap::new();
+    for (file, policy) in policies {
+        problems.extend(check_deployer_policy(file, policy));
+        for statement in policy.get("Statement").and_then(Json::as_array).into_iter().flatten() {
+            if let Some(sid) = statement.get("Sid").and_then(Json::as_str)
+                && let Some(other) = sids.insert(sid.to_string(), file.clone())
+                && other != *file
+            {
+                problems.push(format!("{file}: Sid {sid} is also used in {other}"));
             }
         }
     }
@@ -782,21 +696,38 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     glob(pattern.as_bytes(), action.as_bytes())
 }
 
-/// Every check on the three files, one line per problem. Errors only when a file cannot be read
-/// or parsed at all.
-pub fn check_files(template: &Path, parameters: &Path, deployer_policy: &Path) -> anyhow::Result<Vec<String>> {
+/// Every check on the template, the parameters file and the deployer policy files in
+/// `deployer_policies` (a directory of `NN-topic.json`), one line per problem. Errors only when a
+/// file cannot be read or parsed at all.
+pub fn check_files(template: &Path, parameters: &Path, deployer_policies: &Path) -> anyhow::Result<Vec<String>> {
     let parsed = Template::load(template)?;
     let values = load_parameter_file(parameters)?;
-    let policy_text = std::fs::read_to_string(deployer_policy)
-        .with_context(|| format!("cannot read {}", deployer_policy.display()))?;
-    let policy: Json =
-        serde_json::from_str(&policy_text).with_context(|| format!("{} is not JSON", deployer_policy.display()))?;
+    let policies = load_policy_dir(deployer_policies)?;
     let mut problems = Vec::new();
     problems.extend(check_parameter_declarations(&parsed));
     problems.extend(check_parameters(&parsed, &values));
     problems.extend(check_outputs(&parsed));
     problems.extend(check_deletion_policies(&parsed));
+    problems.extend(check_deletion_protection(&parsed));
     problems.extend(check_no_wildcard_actions(&parsed));
-    problems.extend(check_deployer_policy(&parsed, &policy));
+    problems.extend(check_deployer_policies(&policies));
     Ok(problems)
+}
+
+/// The `*.json` files of a directory, sorted by name, as `(file name, document)`.
+pub fn load_policy_dir(dir: &Path) -> anyhow::Result<Vec<(String, Json)>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let doc = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            Ok((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), doc))
+        })
+        .collect()
 }

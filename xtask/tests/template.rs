@@ -19,8 +19,8 @@ fn params_path() -> PathBuf {
     root().join("cloud/parameters.json")
 }
 
-fn policy_path() -> PathBuf {
-    root().join("cloud/deployer-policy.json")
+fn policy_dir() -> PathBuf {
+    root().join("cloud/deployer-policies")
 }
 
 fn stack() -> Template {
@@ -31,8 +31,8 @@ fn params() -> Vec<ParameterValue> {
     template::load_parameter_file(&params_path()).expect("cloud/parameters.json parses")
 }
 
-fn policy() -> Json {
-    serde_json::from_str(&std::fs::read_to_string(policy_path()).expect("readable")).expect("deployer policy is JSON")
+fn policies() -> Vec<(String, Json)> {
+    template::load_policy_dir(&policy_dir()).expect("deployer policies are JSON")
 }
 
 /// Asserts a checker found nothing, showing every problem otherwise.
@@ -67,14 +67,17 @@ impl Scratch {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack = dir.path().join("stack.yaml");
         let params = dir.path().join("parameters.json");
-        let policy = dir.path().join("deployer-policy.json");
+        let policy = dir.path().join("deployer-policies");
         let original = std::fs::read_to_string(stack_path()).expect("readable");
         let edited = edit_stack(original.clone());
         assert_ne!(edited, original, "the stack edit must change something");
         std::fs::write(&stack, edited).expect("writable");
         std::fs::write(&params, edit_params(std::fs::read_to_string(params_path()).expect("readable")))
             .expect("writable");
-        std::fs::copy(policy_path(), &policy).expect("copyable");
+        std::fs::create_dir(&policy).expect("creatable");
+        for (name, doc) in policies() {
+            std::fs::write(policy.join(name), serde_json::to_string_pretty(&doc).expect("JSON")).expect("writable");
+        }
         Scratch { _dir: dir, stack, params, policy }
     }
 
@@ -98,7 +101,7 @@ fn insert_into_section(stack: &str, section: &str, yaml: &str) -> String {
 
 #[test]
 fn all_checks_pass_on_the_committed_files() {
-    check(&template::check_files(&stack_path(), &params_path(), &policy_path()).expect("files parse"));
+    check(&template::check_files(&stack_path(), &params_path(), &policy_dir()).expect("files parse"));
 }
 
 #[test]
@@ -126,8 +129,48 @@ fn every_stateful_resource_has_both_deletion_policies() {
     {
         assert!(t.resources_of_type(kind).next().is_some(), "the template has a {kind}");
     }
-    assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Snapshot"));
+    // A failed first create leaves nothing: Delete for RDS (its handler snapshots even on rollback
+    // under Snapshot), RetainExceptOnCreate where data is kept.
+    assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Delete"));
     assert_eq!(t.resources["Database"].update_replace_policy.as_deref(), Some("Snapshot"));
+    for name in ["DataKey", "NotesTable", "UserPool", "AppDataBucket", "LogBucket", "ApiGatewayCloudWatchRole"] {
+        assert_eq!(t.resources[name].deletion_policy.as_deref(), Some("RetainExceptOnCreate"), "{name}");
+    }
+    assert!(t.resources.values().all(|r| r.deletion_policy.as_deref() != Some("Retain")));
+}
+
+#[test]
+fn every_deletion_protection_follows_the_one_parameter() {
+    let t = stack();
+    check(&template::check_deletion_protection(&t));
+    let mut broken = t;
+    broken.resources.get_mut("NotesTable").expect("table").properties["DeletionProtectionEnabled"] = json!(true);
+    check_fails(
+        &template::check_deletion_protection(&broken),
+        "NotesTable (AWS::DynamoDB::Table): DeletionProtectionEnabled must be !If [ProtectFromDeletion, ...]",
+    );
+}
+
+#[test]
+fn environment_name_is_valid_for_every_service_that_uses_it() {
+    let env = &stack().parameters["EnvironmentName"];
+    for good in ["dev", "prod", "team-a", "a1-b2-c3"] {
+        assert_eq!(env.check(good), Ok(()), "{good}");
+    }
+    // ElastiCache user ids and RDS identifiers: no trailing or double hyphen; Cognito domain
+    // prefixes: no aws, amazon or cognito.
+    for bad in ["dev-", "a--b", "-dev", "1dev", "myaws", "amazon1", "cognito", "Dev", "d", "a234567890123456x"] {
+        assert!(env.check(bad).is_err(), "{bad} must be refused");
+    }
+}
+
+#[test]
+fn deployment_region_excludes_opt_in_regions() {
+    let region = &stack().parameters["DeploymentRegion"];
+    assert_eq!(region.check("eu-west-1"), Ok(()));
+    for opt_in in ["af-south-1", "ap-east-1", "eu-south-1", "me-south-1", "il-central-1", "ca-west-1"] {
+        assert!(region.check(opt_in).is_err(), "{opt_in}: CloudFront standard logs cannot be delivered there");
+    }
 }
 
 #[test]
@@ -136,8 +179,9 @@ fn no_iam_statement_has_a_wildcard_action() {
 }
 
 #[test]
-fn deployer_policy_is_valid_grammar_and_covers_every_resource_type() {
-    check(&template::check_deployer_policy(&stack(), &policy()));
+fn deployer_policy_files_are_valid_grammar_and_each_fits_a_managed_policy() {
+    check(&template::check_deployer_policies(&policies()));
+    assert!(policies().len() >= 2, "split into several managed policies");
 }
 
 #[test]
@@ -296,14 +340,16 @@ fn a_stateful_resource_without_deletion_policies_fails() {
                 "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n    # Holds only pointers to stream batches that failed; nothing to keep after teardown.\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n",
                 "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n",
             )
-            .replace("    DeletionPolicy: Snapshot\n", "    DeletionPolicy: Delete\n")
+            .replace("    DeletionPolicy: Delete\n    UpdateReplacePolicy: Snapshot\n", "    DeletionPolicy: Snapshot\n    UpdateReplacePolicy: Snapshot\n")
+            .replacen("    DeletionPolicy: RetainExceptOnCreate\n", "    DeletionPolicy: Retain\n", 1)
         },
         unchanged,
     );
     let problems = scratch.problems();
     check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no DeletionPolicy");
     check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no UpdateReplacePolicy");
-    check_fails(&problems, "Database (AWS::RDS::DBInstance): DeletionPolicy is Delete, expected Snapshot");
+    check_fails(&problems, "Database (AWS::RDS::DBInstance): DeletionPolicy is Snapshot, expected Delete");
+    check_fails(&problems, "DataKey (AWS::KMS::Key): DeletionPolicy is Retain; use RetainExceptOnCreate");
 }
 
 #[test]
@@ -318,23 +364,27 @@ fn a_wildcard_action_fails() {
 }
 
 #[test]
-fn a_deployer_policy_that_misses_a_service_or_breaks_grammar_fails() {
-    let t = stack();
-    let mut broken = policy();
+fn a_deployer_policy_file_that_breaks_grammar_or_size_fails() {
+    let (name, mut broken) = policies().into_iter().next().expect("a file");
     let statements = broken["Statement"].as_array_mut().expect("list");
-    statements.retain(|s| s["Sid"] != "Sqs");
     statements.push(json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}));
-    let problems = template::check_deployer_policy(&t, &broken);
-    check_fails(&problems, "does not allow sqs:CreateQueue, needed for AWS::SQS::Queue");
+    let problems = template::check_deployer_policy(&name, &broken);
     check_fails(&problems, "wildcard action \"s3:*\"");
     check_fails(&problems, "key \"Principal\" does not belong");
 
-    let problems = template::check_deployer_policy(&t, &json!({"Version": "2008-10-17", "Statement": []}));
+    let problems = template::check_deployer_policy("x.json", &json!({"Version": "2008-10-17", "Statement": []}));
     check_fails(&problems, "Version must be \"2012-10-17\"");
     check_fails(&problems, "Statement must be a non-empty list");
 
-    let unknown = Template::parse("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n").expect("parses");
-    check_fails(&template::check_deployer_policy(&unknown, &policy()), "AWS::SNS::Topic is used by the template");
+    // Everything in one file no longer fits one managed policy.
+    let all: Vec<Json> =
+        policies().into_iter().flat_map(|(_, d)| d["Statement"].as_array().cloned().unwrap_or_default()).collect();
+    let one = json!({"Version": "2012-10-17", "Statement": all});
+    check_fails(&template::check_deployer_policy("all.json", &one), "an IAM managed policy holds 6144");
+
+    let mut twice = policies();
+    twice.push(("99-copy.json".into(), twice[0].1.clone()));
+    check_fails(&template::check_deployer_policies(&twice), "is also used in");
 }
 
 #[test]
