@@ -10,6 +10,7 @@ pub mod aws;
 pub mod bench;
 pub mod build;
 pub mod calls;
+pub mod cloud;
 pub mod config;
 pub mod deploy;
 pub mod destroy;

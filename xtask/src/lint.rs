@@ -28,13 +28,29 @@ impl Lint {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let template_path = ctx.template_path();
         let parameters_path = ctx.parameters_path();
-        let policy_path = ctx.root.join("cloud/deployer-policies");
+        let policy_path = ctx.root.join(crate::cloud::checks::files::DEPLOYER_POLICY_DIR);
         let mut problems = Vec::new();
 
-        eprintln!("==> consistency: parameters.json, outputs, deletion policies, IAM actions, deployer policy");
+        eprintln!(
+            "==> consistency: parameters.json, outputs, deletion policies and protection, IAM actions, deployer policy files"
+        );
         let found = template::check_files(&template_path, &parameters_path, &policy_path)?;
         report(&found, "template");
         problems.extend(found.into_iter().map(|p| format!("template {p}")));
+
+        // Authorization checks (xtask/src/cloud/checks): one line each, what was compared.
+        let stack_name = ctx.settings().ok().and_then(|s| s.stack_name).map(|s| s.value);
+        let stack_name = stack_name.as_deref().unwrap_or(crate::cloud::checks::files::DEFAULT_STACK_NAME);
+        let inputs =
+            crate::cloud::checks::files::Inputs::load(&ctx.root, &template_path, &parameters_path, stack_name)?;
+        let mut reports = crate::cloud::checks::files::offline_checks(&ctx.root, &inputs)?;
+        if !self.no_tools {
+            reports.push(crate::cloud::checks::files::grammar_check(&Tools::ensure(ctx)?, &inputs)?);
+        }
+        for report in reports {
+            eprintln!("==> {}", report.summary());
+            problems.extend(report.problems.iter().map(|p| format!("{} {p}", report.name)));
+        }
 
         if !self.no_tools {
             let tools = Tools::ensure(ctx)?;
