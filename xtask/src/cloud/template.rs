@@ -78,10 +78,11 @@ impl Parameter {
             return Err(format!("{value:?} is longer than MaxLength {max}"));
         }
         if let Some(pattern) = &self.allowed_pattern {
-            // CloudFormation matches the whole value against AllowedPattern.
-            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            // CloudFormation matches the whole value against AllowedPattern, a Java regex:
+            // lookarounds such as EnvironmentName's `(?!.*aws)` need fancy_regex.
+            let re = fancy_regex::Regex::new(&format!("^(?:{pattern})$"))
                 .map_err(|e| format!("AllowedPattern {pattern:?} cannot be checked here: {e}"))?;
-            if !re.is_match(value) {
+            if !re.is_match(value).map_err(|e| format!("AllowedPattern {pattern:?} cannot be checked here: {e}"))? {
                 return Err(format!("{value:?} does not match AllowedPattern {pattern:?}"));
             }
         }

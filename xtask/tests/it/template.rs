@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value as Json, json};
-use xtask::cloud::checks::{self, Inputs, consistency, deployer, external};
+use xtask::cloud::checks::{self, Inputs, consistency, deployer_files, external, files};
 use xtask::cloud::{ParameterFile, StackOutputs, Template};
 use xtask::{Ctx, GlobalArgs};
 
@@ -25,8 +25,8 @@ fn params_path() -> PathBuf {
     root().join("cloud/parameters.json")
 }
 
-fn policy_path() -> PathBuf {
-    root().join("cloud/deployer-policy.json")
+fn policy_dir() -> PathBuf {
+    root().join("cloud/deployer-policies")
 }
 
 fn stack() -> Template {
@@ -37,8 +37,8 @@ fn params() -> ParameterFile {
     ParameterFile::load(&params_path(), "cloud/parameters.json", &stack()).expect("cloud/parameters.json loads")
 }
 
-fn policy() -> Json {
-    serde_json::from_str(&std::fs::read_to_string(policy_path()).expect("readable")).expect("deployer policy is JSON")
+fn policies() -> Vec<(String, Json)> {
+    files::load_deployer_policies(&policy_dir()).expect("deployer policies are JSON")
 }
 
 /// Every problem the built-in checks find in these files.
@@ -78,14 +78,19 @@ impl Scratch {
         let inputs = Inputs {
             template: dir.path().join("stack.yaml"),
             parameters: dir.path().join("parameters.json"),
-            deployer_policy: dir.path().join("deployer-policy.json"),
+            deployer_policies: dir.path().join("deployer-policies"),
         };
         let original = std::fs::read_to_string(stack_path()).expect("readable");
         let edited = edit_stack(original);
         std::fs::write(&inputs.template, edited).expect("writable");
         std::fs::write(&inputs.parameters, edit_params(std::fs::read_to_string(params_path()).expect("readable")))
             .expect("writable");
-        std::fs::copy(policy_path(), &inputs.deployer_policy).expect("copyable");
+        std::fs::create_dir(&inputs.deployer_policies).expect("creatable");
+        for (name, doc) in policies() {
+            let file = Path::new(&name).file_name().expect("a file name").to_owned();
+            std::fs::write(inputs.deployer_policies.join(file), serde_json::to_string_pretty(&doc).expect("JSON"))
+                .expect("writable");
+        }
         Scratch { _dir: dir, inputs }
     }
 
@@ -137,8 +142,48 @@ fn every_stateful_resource_has_both_deletion_policies() {
     {
         assert!(t.resources_of_type(kind).next().is_some(), "the template has a {kind}");
     }
-    assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Snapshot"));
+    // A failed first create leaves nothing: Delete for RDS (its handler snapshots even on rollback
+    // under Snapshot), RetainExceptOnCreate where data is kept.
+    assert_eq!(t.resources["Database"].deletion_policy.as_deref(), Some("Delete"));
     assert_eq!(t.resources["Database"].update_replace_policy.as_deref(), Some("Snapshot"));
+    for name in ["DataKey", "NotesTable", "UserPool", "AppDataBucket", "LogBucket", "ApiGatewayCloudWatchRole"] {
+        assert_eq!(t.resources[name].deletion_policy.as_deref(), Some("RetainExceptOnCreate"), "{name}");
+    }
+    assert!(t.resources.values().all(|r| r.deletion_policy.as_deref() != Some("Retain")));
+}
+
+#[test]
+fn every_deletion_protection_follows_the_one_parameter() {
+    let t = stack();
+    check(&consistency::check_deletion_protection(&t));
+    let mut broken = t;
+    broken.resources.get_mut("NotesTable").expect("table").properties["DeletionProtectionEnabled"] = json!(true);
+    check_fails(
+        &consistency::check_deletion_protection(&broken),
+        "NotesTable (AWS::DynamoDB::Table): DeletionProtectionEnabled must be !If [ProtectFromDeletion, ...]",
+    );
+}
+
+#[test]
+fn environment_name_is_valid_for_every_service_that_uses_it() {
+    let env = &stack().parameters["EnvironmentName"];
+    for good in ["dev", "prod", "team-a", "a1-b2-c3"] {
+        assert_eq!(env.check(good), Ok(()), "{good}");
+    }
+    // ElastiCache user ids and RDS identifiers: no trailing or double hyphen; Cognito domain
+    // prefixes: no aws, amazon or cognito.
+    for bad in ["dev-", "a--b", "-dev", "1dev", "myaws", "amazon1", "cognito", "Dev", "d", "a234567890123456x"] {
+        assert!(env.check(bad).is_err(), "{bad} must be refused");
+    }
+}
+
+#[test]
+fn deployment_region_excludes_opt_in_regions() {
+    let region = &stack().parameters["DeploymentRegion"];
+    assert_eq!(region.check("eu-west-1"), Ok(()));
+    for opt_in in ["af-south-1", "ap-east-1", "eu-south-1", "me-south-1", "il-central-1", "ca-west-1"] {
+        assert!(region.check(opt_in).is_err(), "{opt_in}: CloudFront standard logs cannot be delivered there");
+    }
 }
 
 #[test]
@@ -147,8 +192,9 @@ fn no_iam_statement_has_a_wildcard_action() {
 }
 
 #[test]
-fn deployer_policy_is_valid_grammar_and_covers_every_resource_type() {
-    check(&deployer::check_deployer_policy(&stack(), &policy()));
+fn deployer_policy_files_are_valid_grammar_and_each_fits_a_managed_policy() {
+    check(&deployer_files::check_deployer_policies(&policies()));
+    assert!(policies().len() >= 2, "split into several managed policies");
 }
 
 #[test]
@@ -311,14 +357,16 @@ fn a_stateful_resource_without_deletion_policies_fails() {
                 "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n    # Holds only pointers to stream batches that failed; nothing to keep after teardown.\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n",
                 "  ActivityFailureQueue:\n    Type: AWS::SQS::Queue\n",
             )
-            .replace("    DeletionPolicy: Snapshot\n", "    DeletionPolicy: Delete\n")
+            .replace("    DeletionPolicy: Delete\n    UpdateReplacePolicy: Snapshot\n", "    DeletionPolicy: Snapshot\n    UpdateReplacePolicy: Snapshot\n")
+            .replacen("    DeletionPolicy: RetainExceptOnCreate\n", "    DeletionPolicy: Retain\n", 1)
         },
         unchanged,
     );
     let problems = scratch.problems();
     check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no DeletionPolicy");
     check_fails(&problems, "ActivityFailureQueue (AWS::SQS::Queue) has no UpdateReplacePolicy");
-    check_fails(&problems, "Database (AWS::RDS::DBInstance): DeletionPolicy is Delete, expected Snapshot");
+    check_fails(&problems, "Database (AWS::RDS::DBInstance): DeletionPolicy is Snapshot, expected Delete");
+    check_fails(&problems, "DataKey (AWS::KMS::Key): DeletionPolicy is Retain; use RetainExceptOnCreate");
 }
 
 #[test]
@@ -333,31 +381,36 @@ fn a_wildcard_action_fails() {
 }
 
 #[test]
-fn a_deployer_policy_that_misses_a_service_or_breaks_grammar_fails() {
-    let t = stack();
-    let mut broken = policy();
+fn a_deployer_policy_file_that_breaks_grammar_or_size_fails() {
+    let (name, mut broken) = policies().into_iter().next().expect("a file");
     let statements = broken["Statement"].as_array_mut().expect("list");
-    statements.retain(|s| s["Sid"] != "Sqs");
     statements.push(json!({"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}));
-    let problems = deployer::check_deployer_policy(&t, &broken);
-    check_fails(&problems, "does not allow sqs:CreateQueue, needed for AWS::SQS::Queue");
+    let problems = deployer_files::check_deployer_policy(&name, &broken);
     check_fails(&problems, "wildcard action \"s3:*\"");
     check_fails(&problems, "key \"Principal\" does not belong");
 
-    let problems = deployer::check_deployer_policy(&t, &json!({"Version": "2008-10-17", "Statement": []}));
+    let problems = deployer_files::check_deployer_policy("x.json", &json!({"Version": "2008-10-17", "Statement": []}));
     check_fails(&problems, "Version must be \"2012-10-17\"");
     check_fails(&problems, "Statement must be a non-empty list");
 
-    let unknown = Template::parse("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n").expect("parses");
-    check_fails(&deployer::check_deployer_policy(&unknown, &policy()), "AWS::SNS::Topic is used by the template");
+    // Everything in one file no longer fits one managed policy.
+    let all: Vec<Json> =
+        policies().into_iter().flat_map(|(_, d)| d["Statement"].as_array().cloned().unwrap_or_default()).collect();
+    let one = json!({"Version": "2012-10-17", "Statement": all});
+    check_fails(&deployer_files::check_deployer_policy("all.json", &one), "an IAM managed policy holds 6144");
+
+    let mut twice = policies();
+    twice.push(("99-copy.json".into(), twice[0].1.clone()));
+    check_fails(&deployer_files::check_deployer_policies(&twice), "is also used in");
 }
 
 #[test]
 fn action_patterns_match_like_iam() {
-    assert!(deployer::action_matches("ec2:Describe*", "ec2:DescribeVpcs"));
-    assert!(deployer::action_matches("EC2:describevpcs", "ec2:DescribeVpcs"));
-    assert!(!deployer::action_matches("ec2:Describe*", "ec2:DeleteVpc"));
-    assert!(!deployer::action_matches("s3:Get", "s3:GetObject"));
+    use xtask::cloud::checks::policy::action_matches;
+    assert!(action_matches("ec2:Describe*", "ec2:DescribeVpcs"));
+    assert!(action_matches("EC2:describevpcs", "ec2:DescribeVpcs"));
+    assert!(!action_matches("ec2:Describe*", "ec2:DeleteVpc"));
+    assert!(!action_matches("s3:Get", "s3:GetObject"));
 }
 
 #[test]

@@ -21,8 +21,23 @@ pub const STATEFUL_TYPES: &[&str] = &[
     "AWS::EFS::FileSystem",
 ];
 
-/// Resource types whose policies must be `Snapshot` (a final snapshot instead of data loss).
+/// Resource types whose `UpdateReplacePolicy` must be `Snapshot` (a replacement keeps the old
+/// data) and whose `DeletionPolicy` must be `Delete`. Not `Snapshot`: CloudFormation asks the RDS
+/// handler for a final snapshot on every delete under that policy, the rollback of a failed first
+/// create included, which would leave a snapshot of an empty database behind; and not `Retain` or
+/// `RetainExceptOnCreate`: a retained instance keeps the subnets, security group and subnet group
+/// that the rest of the stack deletion needs gone. A deliberate teardown snapshots first (destroy).
 pub const SNAPSHOT_TYPES: &[&str] = &["AWS::RDS::DBInstance", "AWS::RDS::DBCluster"];
+
+/// Deletion-protection properties: each must follow the `ProtectFromDeletion` condition (the
+/// `EnableDeletionProtection` parameter), which the deploy tool sets to `false` for the first
+/// create so that a failed create can roll back.
+pub const DELETION_PROTECTION: &[(&str, &str)] = &[
+    ("AWS::RDS::DBInstance", "DeletionProtection"),
+    ("AWS::RDS::DBCluster", "DeletionProtection"),
+    ("AWS::DynamoDB::Table", "DeletionProtectionEnabled"),
+    ("AWS::Cognito::UserPool", "DeletionProtection"),
+];
 
 /// Every Parameter has a Description and a constraint, and its Default (if any) meets it.
 pub fn check_parameter_declarations(template: &Template) -> Vec<String> {
@@ -59,24 +74,59 @@ pub fn check_outputs(template: &Template) -> Vec<String> {
     problems
 }
 
-/// Every stateful resource states both deletion policies; RDS ones are `Snapshot`.
+/// Every stateful resource states both deletion policies. `DeletionPolicy: Retain` is refused
+/// (`RetainExceptOnCreate` keeps the data just as well, and a failed first create then leaves
+/// nothing behind); [`SNAPSHOT_TYPES`] are `Delete` + `UpdateReplacePolicy: Snapshot`.
 pub fn check_deletion_policies(template: &Template) -> Vec<String> {
-    const VALID: &[&str] = &["Delete", "Retain", "RetainExceptOnCreate", "Snapshot"];
+    const DELETION: &[&str] = &["Delete", "Retain", "RetainExceptOnCreate", "Snapshot"];
+    const UPDATE_REPLACE: &[&str] = &["Delete", "Retain", "Snapshot"];
     let mut problems = Vec::new();
     for (name, resource) in &template.resources {
         if !STATEFUL_TYPES.contains(&resource.kind.as_str()) {
             continue;
         }
-        for (key, policy) in
-            [("DeletionPolicy", &resource.deletion_policy), ("UpdateReplacePolicy", &resource.update_replace_policy)]
-        {
+        let snapshot_type = SNAPSHOT_TYPES.contains(&resource.kind.as_str());
+        for (key, policy, valid, want) in [
+            ("DeletionPolicy", &resource.deletion_policy, DELETION, "Delete"),
+            ("UpdateReplacePolicy", &resource.update_replace_policy, UPDATE_REPLACE, "Snapshot"),
+        ] {
             match policy.as_deref() {
                 None => problems.push(format!("{name} ({}) has no {key}", resource.kind)),
-                Some(p) if !VALID.contains(&p) => problems.push(format!("{name}: {key} {p:?} is not one of {VALID:?}")),
-                Some(p) if SNAPSHOT_TYPES.contains(&resource.kind.as_str()) && p != "Snapshot" => {
-                    problems.push(format!("{name} ({}): {key} is {p}, expected Snapshot", resource.kind));
+                Some(p) if !valid.contains(&p) => problems.push(format!("{name}: {key} {p:?} is not one of {valid:?}")),
+                Some(p) if snapshot_type && p != want => {
+                    problems.push(format!("{name} ({}): {key} is {p}, expected {want}", resource.kind));
                 }
+                Some("Retain") if key == "DeletionPolicy" => problems.push(format!(
+                    "{name} ({}): DeletionPolicy is Retain; use RetainExceptOnCreate so that a failed first create leaves nothing behind",
+                    resource.kind
+                )),
                 Some(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// Every deletion-protection property of [`DELETION_PROTECTION`] is set and follows the
+/// `ProtectFromDeletion` condition, so that one parameter switches them all.
+pub fn check_deletion_protection(template: &Template) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, resource) in &template.resources {
+        for (kind, property) in DELETION_PROTECTION {
+            if resource.kind != *kind {
+                continue;
+            }
+            let follows = resource
+                .properties
+                .get(*property)
+                .and_then(|v| v.get("Fn::If"))
+                .and_then(|v| v.get(0))
+                .and_then(Json::as_str)
+                == Some("ProtectFromDeletion");
+            if !follows {
+                problems.push(format!(
+                    "{name} ({kind}): {property} must be !If [ProtectFromDeletion, ...] (EnableDeletionProtection)"
+                ));
             }
         }
     }
