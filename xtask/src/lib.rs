@@ -27,6 +27,7 @@ pub mod sync;
 pub mod template;
 pub mod test;
 pub mod tools;
+pub mod workflows_lint;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! `cargo xtask lint`: the template's own consistency checks, then cfn-lint and checkov at their
-//! pinned versions (xtask/python-tools.txt).
+//! pinned versions (xtask/python-tools.txt), then actionlint and zizmor on the GitHub workflows
+//! ([`crate::workflows_lint`]).
 //!
 //! Every problem is one line (`lint: <tool> <where>: <what>`); the command fails when there is any.
 //! Passing means zero cfn-lint findings at every level (`-c I` includes informational ones) and
@@ -15,11 +16,12 @@ use crate::Ctx;
 use crate::errors::Refusal;
 use crate::template;
 use crate::tools::Tools;
+use crate::workflows_lint;
 
-/// Validate cloud/stack.yaml: parameters/outputs/policies consistency, cfn-lint -c I, checkov
+/// Validate cloud/stack.yaml (consistency, cfn-lint -c I, checkov) and .github/workflows (actionlint, zizmor)
 #[derive(clap::Args, Debug, Default)]
 pub struct Lint {
-    /// Only the built-in consistency checks; skip cfn-lint and checkov
+    /// Only the built-in consistency checks; skip cfn-lint, checkov, actionlint and zizmor
     #[arg(long)]
     pub no_tools: bool,
 }
@@ -47,18 +49,30 @@ impl Lint {
             let found = checkov(ctx, &tools, &template_path)?;
             report(&found, "checkov");
             problems.extend(found);
+
+            let workflows = workflows_lint::workflow_files(&ctx.root)?;
+            eprintln!("==> actionlint: {} workflow file(s) in .github/workflows", workflows.len());
+            let found = workflows_lint::actionlint(ctx, &tools, &workflows)?;
+            report(&found, "actionlint");
+            problems.extend(found);
+
+            eprintln!("==> zizmor --offline: {} workflow file(s) in .github/workflows", workflows.len());
+            let found = workflows_lint::zizmor(ctx, &tools, &workflows)?;
+            report(&found, "zizmor");
+            problems.extend(found);
         }
 
         if problems.is_empty() {
-            eprintln!("lint: {} is clean", relative(ctx, &template_path));
+            let checked = if self.no_tools { "is" } else { "and .github/workflows are" };
+            eprintln!("lint: {} {checked} clean", relative(ctx, &template_path));
             return Ok(());
         }
         for problem in &problems {
             println!("lint: {problem}");
         }
         Err(Refusal::new(
-            format!("{} lint problem(s) in {}", problems.len(), relative(ctx, &template_path)),
-            "fix each line above; a justified suppression goes in the resource's Metadata (checkov: skip with a comment, cfn-lint: ignore_checks) with a written reason",
+            format!("{} lint problem(s) in {} or .github/workflows", problems.len(), relative(ctx, &template_path)),
+            "fix each line above; a justified suppression goes in the resource's Metadata (checkov: skip with a comment, cfn-lint: ignore_checks) or, for zizmor, in .github/zizmor.yml or a `# zizmor: ignore[audit]` comment, with a written reason",
         )
         .into())
     }
