@@ -10,7 +10,8 @@
 //! - [`aws`]: the only door to AWS (SDK config, counted clients, one error formatter) and the
 //!   CloudFormation, S3, CloudFront and Lambda operations;
 //! - [`cloud`]: the CloudFormation contract (template, parameters, what the deploy injects, stack
-//!   outputs) and the lint checks; [`stack`]: change sets, repairs and migrations of the stack;
+//!   outputs) and its checks; [`lint`]: every check `lint` runs (with [`workflows_lint`] for the GitHub
+//!   workflows); [`stack`]: change sets, repairs and migrations of the stack;
 //! - [`compile`]: cargo-lambda builds; [`package`]: the ELF check and the deterministic zip;
 //!   [`artifacts`]: the dist format (key, manifest, writer, reader, budgets); [`site`]: the site
 //!   bundle, its config.json, and publishing it to S3 and CloudFront.
@@ -22,12 +23,14 @@ pub mod commands;
 pub mod compile;
 pub mod ctx;
 pub mod error;
+pub mod lint;
 pub mod package;
 pub mod report;
 pub mod settings;
 pub mod site;
 pub mod stack;
 pub mod tools;
+pub mod workflows_lint;
 
 use std::process::ExitCode;
 

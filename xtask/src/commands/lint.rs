@@ -5,16 +5,16 @@
 //! (`lint: <check> <what>`), and the command fails when there is any. Passing means zero cfn-lint
 //! findings at every level (`-c I` includes informational ones) and zero failed checkov checks. A
 //! suppression belongs in the resource's Metadata with a reason. The checks are
-//! [`crate::cloud::checks`]'s; `cargo xtask test` runs the same.
+//! [`crate::lint`]'s; `cargo xtask test` runs the same.
 
 use crate::Ctx;
-use crate::cloud::checks;
+use crate::lint;
 use crate::tools::Tools;
 
-/// Validate cloud/stack.yaml: parameters/outputs/policies consistency, cfn-lint -c I, checkov
+/// Validate cloud/ (consistency, authorization, parliament, cfn-lint -c I, checkov) and .github/workflows (actionlint, zizmor)
 #[derive(clap::Args, Debug, Default)]
 pub struct Lint {
-    /// Only the built-in consistency checks; skip cfn-lint and checkov
+    /// Only the built-in checks; skip parliament, cfn-lint, checkov, actionlint and zizmor
     #[arg(long)]
     pub no_tools: bool,
 }
@@ -22,6 +22,6 @@ pub struct Lint {
 impl Lint {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let tools = if self.no_tools { None } else { Some(Tools::ensure(ctx)?) };
-        checks::run_and_report(ctx, tools.as_ref())
+        lint::run_and_report(ctx, tools.as_ref())
     }
 }

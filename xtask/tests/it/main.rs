@@ -10,3 +10,4 @@ mod dist;
 mod outputs;
 mod template;
 mod tidy;
+mod workflows;

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value as Json, json};
-use xtask::cloud::checks::{self, Inputs, consistency, deployer_files, external, files};
+use xtask::cloud::checks::{consistency, deployer_files, external, files};
 use xtask::cloud::{ParameterFile, StackOutputs, Template};
+use xtask::lint::{self, Inputs};
 use xtask::{Ctx, GlobalArgs};
 
 fn root() -> PathBuf {
@@ -43,7 +44,7 @@ fn policies() -> Vec<(String, Json)> {
 
 /// Every problem the built-in checks find in these files.
 fn problems_in(inputs: &Inputs) -> Vec<String> {
-    let reports = checks::builtin(&ctx(), inputs).expect("files still parse");
+    let reports = lint::builtin(&ctx(), inputs).expect("files still parse");
     reports.into_iter().flat_map(|r| r.problems).collect()
 }
 

@@ -13,7 +13,8 @@
 //!   [`iam_grammar`] (parliament on every policy document);
 //! - [`external`]: cfn-lint and checkov.
 //!
-//! Each check is a pure function of parsed inputs that returns a [`CheckReport`].
+//! Each check is a pure function of parsed inputs that returns a [`CheckReport`]; [`crate::lint`]
+//! runs them all.
 
 pub mod consistency;
 pub mod deployer_files;
@@ -25,13 +26,6 @@ pub mod iam_grammar;
 pub mod key_policies;
 pub mod model;
 pub mod policy;
-
-use std::path::PathBuf;
-
-use crate::Ctx;
-use crate::cloud::{ParameterFile, Template, injected};
-use crate::error::Refusal;
-use crate::tools::Tools;
 
 /// What a check compared and what it found missing, one line per problem. Each problem names the
 /// resource (logical id and type) or the file, and the action.
@@ -58,127 +52,4 @@ impl CheckReport {
         }
         out
     }
-}
-
-/// The files the checks read.
-pub struct Inputs {
-    pub template: PathBuf,
-    pub parameters: PathBuf,
-    /// The directory of deployer policy files (`cloud/deployer-policies/`).
-    pub deployer_policies: PathBuf,
-}
-
-impl Inputs {
-    pub fn of(ctx: &Ctx) -> Inputs {
-        Inputs {
-            template: ctx.template_path(),
-            parameters: ctx.parameters_path(),
-            deployer_policies: ctx.root.join(files::DEPLOYER_POLICY_DIR),
-        }
-    }
-}
-
-/// The stack name the deployer policies are scoped to: the configured one, else deploy.toml's.
-fn stack_name(ctx: &Ctx) -> String {
-    let configured = ctx.settings().ok().and_then(|s| s.stack_name).map(|s| s.value);
-    configured.unwrap_or_else(|| files::DEFAULT_STACK_NAME.to_string())
-}
-
-/// The project's own checks (no external tool). Errors only when a file cannot be read at all.
-pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
-    let template = Template::load(&inputs.template, &ctx.shown(&inputs.template))?;
-    let mut reports = Vec::new();
-    let mut problems = consistency::check_parameter_declarations(&template);
-    problems.extend(consistency::check_outputs(&template));
-    problems.extend(consistency::check_deletion_policies(&template));
-    problems.extend(consistency::check_deletion_protection(&template));
-    problems.extend(consistency::check_no_wildcard_actions(&template));
-    reports.push(CheckReport {
-        name: "consistency",
-        compared: format!(
-            "{} parameters, {} outputs, {} resources",
-            template.parameters.len(),
-            template.outputs.len(),
-            template.resources.len()
-        ),
-        problems,
-    });
-
-    let shown = ctx.shown(&inputs.parameters);
-    let functions = crate::compile::discover(&ctx.root)?;
-    let parameters = match ParameterFile::load(&inputs.parameters, &shown, &template) {
-        Ok(file) => {
-            let mut problems = file.completeness_problems(&template);
-            problems.extend(injected::check(&template, &file, &functions));
-            CheckReport {
-                name: "parameters",
-                compared: format!(
-                    "{} entries of {shown} vs {} template parameters, {} injected by deploy",
-                    file.values.len(),
-                    template.parameters.len(),
-                    functions.len() + 1
-                ),
-                problems,
-            }
-        }
-        Err(err) => CheckReport { name: "parameters", compared: shown, problems: vec![crate::error::chain_line(&err)] },
-    };
-    reports.push(parameters);
-
-    let policies = files::load_deployer_policies(&inputs.deployer_policies)?;
-    reports.push(CheckReport {
-        name: "deployer policy files",
-        compared: format!("{} files under {}", policies.len(), ctx.shown(&inputs.deployer_policies)),
-        problems: deployer_files::check_deployer_policies(&policies),
-    });
-    let authorization = files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
-    reports.extend(files::offline_checks(&ctx.root, &authorization)?);
-    Ok(reports)
-}
-
-/// parliament on every policy document, then cfn-lint and checkov on the template.
-pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
-    let shown = ctx.shown(&inputs.template);
-    let authorization = files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
-    Ok(vec![
-        files::grammar_check(tools, &authorization)?,
-        CheckReport {
-            name: "cfn-lint",
-            compared: format!("{shown} with {} (-c I)", ctx.shown(&inputs.parameters)),
-            problems: external::cfn_lint(ctx, tools, &inputs.template, &inputs.parameters)?,
-        },
-        CheckReport {
-            name: "checkov",
-            compared: format!("{shown} (--framework cloudformation)"),
-            problems: external::checkov(ctx, tools, &inputs.template)?,
-        },
-    ])
-}
-
-/// Runs every check (the external ones only with `tools`), prints one line per check (what it
-/// compared, how many problems) and one per problem, and fails when there is any.
-pub fn run_and_report(ctx: &Ctx, tools: Option<&Tools>) -> anyhow::Result<()> {
-    let inputs = Inputs::of(ctx);
-    let mut reports = builtin(ctx, &inputs)?;
-    if let Some(tools) = tools {
-        reports.extend(external(ctx, tools, &inputs)?);
-    }
-    for report in &reports {
-        eprintln!("    {}", report.summary());
-    }
-    let problems: Vec<String> =
-        reports.iter().flat_map(|r| r.problems.iter().map(move |p| format!("{} {p}", r.name))).collect();
-    let shown = ctx.shown(&inputs.template);
-    if problems.is_empty() {
-        eprintln!("lint: {shown} is clean");
-        return Ok(());
-    }
-    for problem in &problems {
-        println!("lint: {problem}");
-    }
-    Err(Refusal::new(
-        format!("{} lint problem(s) in {shown}", problems.len()),
-        "fix each line above; a justified suppression goes in the resource's Metadata (checkov: skip with a comment, cfn-lint: ignore_checks) with a written reason",
-    )
-    .into())
 }

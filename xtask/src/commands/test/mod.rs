@@ -8,8 +8,8 @@ mod browser;
 use xshell::cmd;
 
 use crate::Ctx;
-use crate::cloud::checks;
 use crate::compile::Compiler;
+use crate::lint;
 use crate::report::Ui;
 use crate::tools::{self, Tools};
 
@@ -73,8 +73,8 @@ impl Test {
         }
         if !self.no_lint {
             ui.phase_blocking("lint", || {
-                checks::run_and_report(ctx, Some(&tools))?;
-                Ok(((), "consistency, cfn-lint, checkov".into()))
+                lint::run_and_report(ctx, Some(&tools))?;
+                Ok(((), "cloud/ and .github/workflows".into()))
             })?;
         }
         Ok(())

@@ -1,0 +1,150 @@
+//! What `cargo xtask lint` (and `cargo xtask test` through it) runs: the project's own checks on
+//! the template, the parameters and the deployer policies ([`crate::cloud::checks`]), then the pinned
+//! external linters — parliament, cfn-lint and checkov on `cloud/`, actionlint and zizmor on
+//! `.github/workflows/` ([`crate::workflows_lint`]). Each check prints what it compared and how many
+//! problems it found; every problem is one line.
+
+use std::path::PathBuf;
+
+use crate::Ctx;
+use crate::cloud::checks::{self, CheckReport};
+use crate::cloud::{ParameterFile, Template, injected};
+use crate::error::Refusal;
+use crate::tools::Tools;
+use crate::workflows_lint;
+
+/// The files the checks read.
+pub struct Inputs {
+    pub template: PathBuf,
+    pub parameters: PathBuf,
+    /// The directory of deployer policy files (`cloud/deployer-policies/`).
+    pub deployer_policies: PathBuf,
+}
+
+impl Inputs {
+    pub fn of(ctx: &Ctx) -> Inputs {
+        Inputs {
+            template: ctx.template_path(),
+            parameters: ctx.parameters_path(),
+            deployer_policies: ctx.root.join(checks::files::DEPLOYER_POLICY_DIR),
+        }
+    }
+}
+
+/// The stack name the deployer policies are scoped to: the configured one, else deploy.toml's.
+fn stack_name(ctx: &Ctx) -> String {
+    let configured = ctx.settings().ok().and_then(|s| s.stack_name).map(|s| s.value);
+    configured.unwrap_or_else(|| checks::files::DEFAULT_STACK_NAME.to_string())
+}
+
+/// The project's own checks (no external tool). Errors only when a file cannot be read at all.
+pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
+    let template = Template::load(&inputs.template, &ctx.shown(&inputs.template))?;
+    let mut reports = Vec::new();
+    let mut problems = checks::consistency::check_parameter_declarations(&template);
+    problems.extend(checks::consistency::check_outputs(&template));
+    problems.extend(checks::consistency::check_deletion_policies(&template));
+    problems.extend(checks::consistency::check_deletion_protection(&template));
+    problems.extend(checks::consistency::check_no_wildcard_actions(&template));
+    reports.push(CheckReport {
+        name: "consistency",
+        compared: format!(
+            "{} parameters, {} outputs, {} resources",
+            template.parameters.len(),
+            template.outputs.len(),
+            template.resources.len()
+        ),
+        problems,
+    });
+
+    let shown = ctx.shown(&inputs.parameters);
+    let functions = crate::compile::discover(&ctx.root)?;
+    let parameters = match ParameterFile::load(&inputs.parameters, &shown, &template) {
+        Ok(file) => {
+            let mut problems = file.completeness_problems(&template);
+            problems.extend(injected::check(&template, &file, &functions));
+            CheckReport {
+                name: "parameters",
+                compared: format!(
+                    "{} entries of {shown} vs {} template parameters, {} injected by deploy",
+                    file.values.len(),
+                    template.parameters.len(),
+                    functions.len() + 1
+                ),
+                problems,
+            }
+        }
+        Err(err) => CheckReport { name: "parameters", compared: shown, problems: vec![crate::error::chain_line(&err)] },
+    };
+    reports.push(parameters);
+
+    let policies = checks::files::load_deployer_policies(&inputs.deployer_policies)?;
+    reports.push(CheckReport {
+        name: "deployer policy files",
+        compared: format!("{} files under {}", policies.len(), ctx.shown(&inputs.deployer_policies)),
+        problems: checks::deployer_files::check_deployer_policies(&policies),
+    });
+    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
+    reports.extend(checks::files::offline_checks(&ctx.root, &authorization)?);
+    Ok(reports)
+}
+
+/// parliament on every policy document, cfn-lint and checkov on the template, actionlint and
+/// zizmor on the GitHub workflows.
+pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
+    let shown = ctx.shown(&inputs.template);
+    let workflows = workflows_lint::workflow_files(&ctx.root)?;
+    let workflows_shown = format!("{} workflow file(s) in .github/workflows", workflows.len());
+    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
+    Ok(vec![
+        checks::files::grammar_check(tools, &authorization)?,
+        CheckReport {
+            name: "cfn-lint",
+            compared: format!("{shown} with {} (-c I)", ctx.shown(&inputs.parameters)),
+            problems: checks::external::cfn_lint(ctx, tools, &inputs.template, &inputs.parameters)?,
+        },
+        CheckReport {
+            name: "checkov",
+            compared: format!("{shown} (--framework cloudformation)"),
+            problems: checks::external::checkov(ctx, tools, &inputs.template)?,
+        },
+        CheckReport {
+            name: "actionlint",
+            compared: workflows_shown.clone(),
+            problems: workflows_lint::actionlint(ctx, tools, &workflows)?,
+        },
+        CheckReport {
+            name: "zizmor",
+            compared: format!("{workflows_shown} (--offline)"),
+            problems: workflows_lint::zizmor(ctx, tools, &workflows)?,
+        },
+    ])
+}
+
+/// Runs every check (the external ones only with `tools`), prints one line per check (what it
+/// compared, how many problems) and one per problem, and fails when there is any.
+pub fn run_and_report(ctx: &Ctx, tools: Option<&Tools>) -> anyhow::Result<()> {
+    let inputs = Inputs::of(ctx);
+    let mut reports = builtin(ctx, &inputs)?;
+    if let Some(tools) = tools {
+        reports.extend(external(ctx, tools, &inputs)?);
+    }
+    for report in &reports {
+        eprintln!("    {}", report.summary());
+    }
+    let problems: Vec<String> =
+        reports.iter().flat_map(|r| r.problems.iter().map(move |p| format!("{} {p}", r.name))).collect();
+    let shown = ctx.shown(&inputs.template);
+    if problems.is_empty() {
+        eprintln!("lint: {shown} is clean");
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("lint: {problem}");
+    }
+    Err(Refusal::new(
+        format!("{} lint problem(s) in {shown}", problems.len()),
+        "fix each line above; a justified suppression goes in the resource's Metadata (checkov: skip with a comment, cfn-lint: ignore_checks) or, for zizmor, in .github/zizmor.yml or a `# zizmor: ignore[audit]` comment, with a written reason",
+    )
+    .into())
+}
