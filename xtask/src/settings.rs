@@ -61,6 +61,32 @@ pub struct Settings {
     pub endpoint_url: Option<Setting>,
 }
 
+/// Where one run's AWS credentials come from (see [`Settings::credentials`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials<'a> {
+    /// `--profile NAME`: that profile of the shared config (SSO included), whatever else is set.
+    Profile(&'a Setting),
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or `AWS_PROFILE` in the process environment.
+    Environment,
+    /// Keys in `.env` (never exported), with `.env`'s session token if it has one.
+    DotEnvKeys { id: &'a Setting, secret: &'a Setting, token: Option<&'a Setting> },
+    /// The SDK's default chain (default profile, SSO, instance or container role).
+    DefaultChain,
+}
+
+impl fmt::Display for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Profile(p) => write!(f, "profile {} ({})", p.value, p.source),
+            Credentials::Environment => f.write_str("the process environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)"),
+            Credentials::DotEnvKeys { id, token, .. } => {
+                write!(f, "keys from {}{}", id.source, if token.is_some() { " with its session token" } else { "" })
+            }
+            Credentials::DefaultChain => f.write_str("the AWS SDK's default chain (default profile, SSO, role)"),
+        }
+    }
+}
+
 /// `deploy.toml`: the checked-in, non-secret settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +222,28 @@ impl Settings {
         ]
     }
 
+    /// Where the AWS credentials come from, by the documented precedence (flag > environment >
+    /// `.env`): `--profile`, then keys or a profile in the process environment (the SDK's own chain
+    /// decides between those two: keys first), then keys in `.env` (with `.env`'s session token
+    /// only: a token from another layer belongs to other keys), then the SDK's default chain.
+    pub fn credentials(&self) -> Credentials<'_> {
+        if let Some(profile) = self.profile.as_ref().filter(|p| matches!(p.source, Source::Flag(_))) {
+            return Credentials::Profile(profile);
+        }
+        fn from(s: &Option<Setting>, pick: fn(&Source) -> bool) -> Option<&Setting> {
+            s.as_ref().filter(|s| pick(&s.source))
+        }
+        let env = |s: &Source| matches!(s, Source::Env(_));
+        let dotenv = |s: &Source| matches!(s, Source::DotEnv { .. });
+        if from(&self.access_key_id, env).is_some() || from(&self.profile, env).is_some() {
+            return Credentials::Environment;
+        }
+        if let (Some(id), Some(secret)) = (from(&self.access_key_id, dotenv), from(&self.secret_access_key, dotenv)) {
+            return Credentials::DotEnvKeys { id, secret, token: from(&self.session_token, dotenv) };
+        }
+        Credentials::DefaultChain
+    }
+
     /// The guard every command that would touch AWS runs first.
     pub fn refuse_placeholders(&self) -> anyhow::Result<()> {
         for (_, setting) in self.all() {
@@ -288,8 +336,18 @@ pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("line {}: {key:?} is not a variable name", n + 1));
         }
         let value = value.trim();
-        let value = match (value.chars().next(), value.chars().last()) {
-            (Some(q @ ('"' | '\'')), Some(end)) if value.len() >= 2 && end == q => &value[1..value.len() - 1],
+        let value = match value.chars().next() {
+            // A quoted value ends at its closing quote; only a comment may follow it.
+            Some(q @ ('"' | '\'')) => {
+                let Some(end) = value[1..].find(q).map(|i| i + 1) else {
+                    return Err(format!("line {}: the {q} quote is not closed", n + 1));
+                };
+                let rest = value[end + 1..].trim();
+                if !rest.is_empty() && !rest.starts_with('#') {
+                    return Err(format!("line {}: {rest:?} after the closing quote", n + 1));
+                }
+                &value[1..end]
+            }
             _ => value.split(" #").next().unwrap_or(value).trim_end(),
         };
         vars.insert(key.to_string(), value.to_string());
@@ -363,10 +421,48 @@ mod tests {
         );
     }
 
+    /// The credential source for the given layers, as `config` prints it.
+    fn credentials(flag_profile: Option<&str>, env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> String {
+        let flags = GlobalArgs { profile: flag_profile.map(String::from), ..GlobalArgs::default() };
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = move |var: &str| env.get(var).cloned();
+        let dotenv =
+            Some((PathBuf::from(".env"), dotenv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
+        let settings = Inputs { flags: &flags, env: &lookup, dotenv, file: None }.settings();
+        settings.credentials().to_string()
+    }
+
+    #[test]
+    fn credentials_follow_the_documented_precedence() {
+        let keys = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+        let dot = [("AWS_ACCESS_KEY_ID", "AKIADOT"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+        // --profile wins over keys anywhere.
+        assert_eq!(credentials(Some("ops"), &keys, &dot), "profile ops (flag --profile)");
+        // The environment wins over .env.
+        assert_eq!(credentials(None, &keys, &dot), "the process environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)");
+        assert_eq!(
+            credentials(None, &[("AWS_PROFILE", "ops")], &dot),
+            "the process environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)"
+        );
+        // .env keys, and a session token only from .env itself.
+        assert_eq!(credentials(None, &[("AWS_SESSION_TOKEN", "from-env")], &dot), "keys from .env: AWS_ACCESS_KEY_ID");
+        let with_token = [dot[0], dot[1], ("AWS_SESSION_TOKEN", "t")];
+        assert_eq!(credentials(None, &[], &with_token), "keys from .env: AWS_ACCESS_KEY_ID with its session token");
+        assert_eq!(credentials(None, &[], &[]), "the AWS SDK's default chain (default profile, SSO, role)");
+    }
+
     #[test]
     fn dotenv_parsing() {
-        let vars = parse_dotenv("# c\nexport A=1\nB = \"two words\"\nC='x' \nD=plain # note\n\n").unwrap();
-        assert_eq!(format!("{vars:?}"), r#"{"A": "1", "B": "two words", "C": "x", "D": "plain"}"#);
+        let vars = parse_dotenv(
+            "# c\nexport A=1\nB = \"two words\"\nC='x' \nD=plain # note\nE=\"quoted\" # note\nF='a # b'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            format!("{vars:?}"),
+            r#"{"A": "1", "B": "two words", "C": "x", "D": "plain", "E": "quoted", "F": "a # b"}"#
+        );
+        assert_eq!(parse_dotenv("A=\"open").unwrap_err(), "line 1: the \" quote is not closed");
+        assert_eq!(parse_dotenv("A=\"x\" y").unwrap_err(), "line 1: \"y\" after the closing quote");
         assert_eq!(parse_dotenv("oops").unwrap_err(), "line 1: expected KEY=VALUE");
         assert_eq!(parse_dotenv("A B=1").unwrap_err(), "line 1: \"A B\" is not a variable name");
     }

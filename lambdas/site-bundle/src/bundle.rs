@@ -1,7 +1,7 @@
 //! The bundler: `static/` in, a directory of servable files plus their manifest out.
 //!
 //! What it does:
-//! - walks `static/` (sorted; hidden files and directories and Markdown notes such as README.md are
+//! - walks `static/` (sorted; hidden files and directories, except `.well-known/`, and Markdown notes such as README.md are
 //!   not part of the site; symlinks are refused);
 //! - fingerprints JS, CSS, images and fonts: `app.js` -> `app.<10 hex of sha256>.js`, where the hash
 //!   is of the file's *final* bytes (after its own references were rewritten);
@@ -49,6 +49,9 @@ pub struct SiteFile {
     pub content_type: String,
     /// Whether the name carries a content hash (so the file never changes under this name).
     pub fingerprinted: bool,
+    /// Lowercase hex MD5 of the file bytes: what S3 reports as the ETag of a single-part upload,
+    /// so a sync can check the bucket against a listing without downloading anything.
+    pub md5: String,
     /// Lowercase hex sha256 of the file bytes.
     pub sha256: String,
     pub size: u64,
@@ -116,12 +119,24 @@ pub fn bundle(static_dir: &Path, out_dir: &Path) -> Result<Bundle, BundleError> 
     Ok(Bundle { files, renames, warnings })
 }
 
+/// Lowercase hex MD5 of `bytes` (the ETag S3 gives a single-part upload).
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(md5::Md5::digest(bytes))
+}
+
+/// Hidden entries are not part of the site, except `.well-known/` (RFC 8615: `security.txt`,
+/// `apple-app-site-association`, ...), which is.
+fn is_hidden(name: &str) -> bool {
+    name.starts_with('.') && name != ".well-known"
+}
+
 /// Serving metadata of one output file.
 fn site_file(path: &str, bytes: &[u8], fingerprinted: bool) -> SiteFile {
     SiteFile {
         cache_control: if fingerprinted { IMMUTABLE } else { NO_CACHE }.to_string(),
         content_type: content_type(path),
         fingerprinted,
+        md5: md5_hex(bytes),
         sha256: hex::encode(Sha256::digest(bytes)),
         size: bytes.len() as u64,
     }
@@ -160,7 +175,7 @@ fn read_sources(static_dir: &Path) -> Result<BTreeMap<String, Source>, BundleErr
     let walk = walkdir::WalkDir::new(static_dir)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(&e.file_name().to_string_lossy()))
         .filter(|e| e.as_ref().map_or(true, |e| !e.file_name().to_string_lossy().ends_with(".md")));
     for entry in walk {
         let entry =

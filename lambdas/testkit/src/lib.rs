@@ -4,6 +4,8 @@
 //!
 //! - [`moto::Moto`]: the one moto launcher: moto's server on a free loopback port (DynamoDB with
 //!   streams, S3, CloudFormation, ...), stopped on drop and by itself after its lifetime at the latest.
+//! - [`faults::FaultProxy`]: an HTTP proxy in front of moto that throttles, fails, drops, delays,
+//!   serves stale DescribeStacks and refuses buckets of other owners, on chosen operations.
 //! - [`services`]: where PostgreSQL and Redis are and whether they answer.
 //! - [`process`]: stopping child processes (SIGTERM, then SIGKILL).
 //! - [`free_port`], [`closed_port`]: loopback ports to listen on, or to point a client at to simulate
@@ -17,6 +19,7 @@
 //!   path-style S3).
 
 pub mod aws;
+pub mod faults;
 pub mod http;
 pub mod moto;
 pub mod pg;

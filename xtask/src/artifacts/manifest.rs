@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::SiteFile;
 
 /// The manifest format this xtask writes and understands.
-pub const MANIFEST_VERSION: u32 = 1;
+/// 2: site files carry their MD5 (the site sync checks the bucket's listing against it).
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// The only Lambda architecture we build for.
 pub const ARCHITECTURE: &str = "arm64";

@@ -18,6 +18,7 @@ pub mod budgets;
 pub mod build;
 pub mod manifest;
 mod reader;
+pub mod releases;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -81,6 +82,8 @@ pub use crate::site::SiteFile;
 pub struct Artifacts {
     pub functions: Vec<FunctionArtifact>,
     pub site: SiteBundle,
+    /// The commit the dist was built from (`-dirty` when the checkout had changes).
+    pub git_commit: String,
 }
 
 impl Artifacts {

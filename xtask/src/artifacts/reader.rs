@@ -69,7 +69,7 @@ impl Artifacts {
             }
             verify_file(dir, &root.join(rel), &file.sha256, file.size)?;
         }
-        Ok(Artifacts { functions, site: SiteBundle { root, files: manifest.site } })
+        Ok(Artifacts { functions, site: SiteBundle { root, files: manifest.site }, git_commit: manifest.git_commit })
     }
 }
 
@@ -97,15 +97,24 @@ fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Resu
     Ok(())
 }
 
-/// Checks every `<hex>  <path>` line of `DIR/SHA256SUMS`, like `sha256sum -c`.
+/// Checks `DIR/SHA256SUMS` like `sha256sum -c`, and more: every line names a plain relative path
+/// (no absolute path, no `..`), and the lines name exactly the files of the directory
+/// (`manifest.json` included), so nothing unlisted rides along and nothing listed is missing.
 pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path)
         .map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", sums_path.display())))?;
+    let mut listed = std::collections::BTreeSet::new();
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
         let Some((hash, rel)) = line.split_once("  ") else {
             return Err(corrupt(dir, &format!("malformed SHA256SUMS line {line:?}")));
         };
+        if !is_plain_relative(rel) {
+            return Err(corrupt(dir, &format!("SHA256SUMS lists {rel:?}, which is not a plain relative path")));
+        }
+        if !listed.insert(rel.to_string()) {
+            return Err(corrupt(dir, &format!("SHA256SUMS lists {rel} twice")));
+        }
         let path = dir.join(rel);
         let bytes = std::fs::read(&path)
             .with_context(|| format!("SHA256SUMS lists {rel}"))
@@ -115,5 +124,26 @@ pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
             return Err(corrupt(dir, &format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
         }
     }
+    if !listed.contains("manifest.json") {
+        return Err(corrupt(dir, "SHA256SUMS does not list manifest.json"));
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| corrupt(dir, &e.to_string()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
+        if rel != "SHA256SUMS" && !listed.contains(&rel) {
+            return Err(corrupt(dir, &format!("{rel} is in the dist but not in SHA256SUMS")));
+        }
+    }
     Ok(())
+}
+
+/// `a/b.txt`: not empty, not absolute, no `.`/`..`/empty segment, no backslash.
+fn is_plain_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.starts_with('/')
+        && !rel.contains('\\')
+        && rel.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
 }

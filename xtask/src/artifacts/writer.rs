@@ -80,6 +80,7 @@ impl DistWriter {
             cache_control: cache_control.to_string(),
             content_type: content_type.to_string(),
             fingerprinted,
+            md5: site_bundle::md5_hex(bytes),
             sha256: sha256_hex(bytes),
             size: bytes.len() as u64,
         };

@@ -48,6 +48,7 @@ fn service_short_name(service: &str) -> String {
         "cloudfront" => "CloudFront".into(),
         "lambda" => "Lambda".into(),
         "sts" => "STS".into(),
+        "rds" => "RDS".into(),
         _ => service.to_string(),
     }
 }

@@ -12,6 +12,32 @@ use crate::compile::LambdaFunction;
 /// The parameter that receives the artifact bucket's name.
 pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
 
+/// The parameter every deletion protection of the template follows (lint checks that). The first
+/// create runs with it `false`, so that a failed create can roll back and leave nothing; the deploy
+/// sets the configured value in an update once the stack exists.
+pub const DELETION_PROTECTION: &str = "EnableDeletionProtection";
+
+/// The parameter that names the environment (dev, prod, ...) in the template's derived resource
+/// names. Set from `--environment` / `APP_ENVIRONMENT` / deploy.toml `stack.environment` when one
+/// of those is given; otherwise the parameters file or the template's default decides.
+pub const ENVIRONMENT_NAME: &str = "EnvironmentName";
+
+/// The parameters of a first create: `effective` with deletion protection off, when the template
+/// has the parameter and it would be on. None when the create can use `effective` as it is.
+pub fn unprotected_for_create(
+    template: &Template,
+    effective: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let configured =
+        effective.get(DELETION_PROTECTION).or(template.parameters.get(DELETION_PROTECTION)?.default.as_ref())?;
+    if configured == "false" {
+        return None;
+    }
+    let mut first = effective.clone();
+    first.insert(DELETION_PROTECTION.into(), "false".into());
+    Some(first)
+}
+
 /// What one injection did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Injected {

@@ -184,6 +184,14 @@ impl Template {
         self.document.pointer(&format!("/Parameters/{parameter}/NoEcho")).is_some_and(|v| v == true || v == "true")
     }
 
+    /// The sha256 of the template's canonical form: the long-form document with sorted keys, so two
+    /// texts that differ only in comments, formatting, key order or short-form tags hash the same.
+    pub fn canonical_sha256(&self) -> String {
+        let mut text = String::new();
+        canonical(&self.document, &mut text);
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
     /// Resources that outlive their deletion: `DeletionPolicy` `Retain`, `Snapshot` or
     /// `RetainExceptOnCreate`, as (logical id, type, policy).
     pub fn retained(&self) -> Vec<(String, String, String)> {
@@ -240,6 +248,37 @@ fn parse_resource(decl: &Json) -> anyhow::Result<Resource> {
     })
 }
 
+/// `value` as JSON with every object's keys sorted (whatever order the map type keeps them in).
+fn canonical(value: &Json, out: &mut String) {
+    match value {
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Json::String(key.clone()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// A scalar as CloudFormation sees it: strings as they are, numbers and booleans as text.
 fn scalar(value: &Json) -> Option<String> {
     match value {
@@ -265,5 +304,16 @@ mod tests {
         assert_eq!(t.retained(), [("R".to_string(), "AWS::S3::Bucket".to_string(), "Retain".to_string())]);
         assert_eq!(t.resources["R"].properties, serde_json::json!({"BucketName": {"Ref": "A"}}));
         assert_eq!(t.sha256, hex::encode(Sha256::digest(T.as_bytes())));
+    }
+
+    #[test]
+    fn the_canonical_form_ignores_comments_formatting_order_and_short_forms() {
+        let base = Template::parse(T).unwrap();
+        let same = "# a comment\nOutputs:\n  O:\n    Value: {Ref: R}\nResources:\n  R: {Type: AWS::S3::Bucket, DeletionPolicy: Retain, Properties: {BucketName: {Ref: A}}}\nParameters:\n  B: {AllowedValues: [x, y], Default: x, Type: String}\n  A: {Type: String}\n";
+        let same = Template::parse(same).unwrap();
+        assert_ne!(same.sha256, base.sha256);
+        assert_eq!(same.canonical_sha256(), base.canonical_sha256());
+        let other = Template::parse(&T.replace("BucketName: !Ref A", "BucketName: fixed")).unwrap();
+        assert_ne!(other.canonical_sha256(), base.canonical_sha256());
     }
 }

@@ -39,6 +39,7 @@ impl Config {
                 None => println!("{name:<18} -"),
             }
         }
+        println!("{:<18} {}", "credentials", settings.credentials());
         println!("{:<18} {}", "template", ctx.template_path().display());
         println!("{:<18} {}", "parameters", ctx.parameters_path().display());
         Ok(())

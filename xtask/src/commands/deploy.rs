@@ -1,24 +1,28 @@
 //! `cargo xtask deploy`: upload what changed, update the stack, migrate, sync the site, invalidate.
 //!
 //! Phases, in order, each with a progress line and a timing: preflight (everything local is checked
-//! before the first AWS call), artifacts, credentials, upload, parameters, stack (no-op check,
-//! change set, events), migrations, site, invalidation; then a summary (`--json` for CI,
-//! `--dry-run` writes nothing).
+//! before the first AWS call), artifacts, credentials (account and region, before any write),
+//! parameters (with what AWS would refuse late), upload, stack (no-op check, change set, events;
+//! deletion protection switched on after a first create), migrations, site, invalidation, release
+//! record; then a summary (`--json` for CI, `--dry-run` writes nothing). Every wait is bounded by
+//! `--timeout`; a rerun after any failure converges.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::Ctx;
-use crate::artifacts::{self, Artifacts, bucket};
-use crate::aws::{Aws, Clients, block_on, cfn};
+use crate::artifacts::{self, Artifacts, bucket, releases};
+use crate::aws::s3::Bucket;
+use crate::aws::{Aws, Clients, TimeoutArgs, block_on, cfn};
 use crate::cloud::{ParameterFile, Template, injected, parameters};
 use crate::error::Refusal;
 use crate::report::Ui;
 use crate::settings::refuse_placeholder;
 use crate::site::invalidation;
-use crate::site::publish::{self, SiteArgs};
-use crate::stack::{migrations, repair, update};
+use crate::site::publish::{self, SiteArgs, Target};
+use crate::site::state::Store;
+use crate::stack::{migrations, preflight, repair, update};
 
 /// Upload what changed, update the stack (change set), run migrations, sync the site, invalidate
 #[derive(clap::Args, Debug)]
@@ -32,8 +36,9 @@ pub struct Deploy {
     /// Show the change set and ask before executing it (needs a terminal)
     #[arg(long)]
     pub confirm: bool,
-    /// Repair a stuck stack first: ROLLBACK_COMPLETE -> delete and recreate,
-    /// UPDATE_ROLLBACK_FAILED -> continue the rollback, in progress -> wait
+    /// Repair a stuck stack first: ROLLBACK_FAILED -> delete and recreate, UPDATE_ROLLBACK_FAILED
+    /// -> continue the rollback, in progress -> wait. (A ROLLBACK_COMPLETE stack, a create that
+    /// failed cleanly, is always deleted and created again.)
     #[arg(long)]
     pub repair: bool,
     /// Run the migration function even if the change set did not call for it (e.g. after a
@@ -49,8 +54,13 @@ pub struct Deploy {
     /// Artifact bucket [default: <stack>-artifacts-<account>-<region>, created on first use]
     #[arg(long, value_name = "NAME")]
     pub artifact_bucket: Option<String>,
+    /// Keep the zips of this many recent releases in the artifact bucket (0: never delete any)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub keep_releases: usize,
     #[command(flatten)]
     pub site: SiteArgs,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 /// Everything the preflight established without touching AWS.
@@ -59,6 +69,8 @@ struct Local {
     template: Template,
     template_shown: String,
     parameters: ParameterFile,
+    /// The environment name to inject, when one was set explicitly and the template takes one.
+    environment: Option<String>,
 }
 
 fn preflight_local(ctx: &Ctx, overrides: &[(String, String)]) -> anyhow::Result<Local> {
@@ -81,7 +93,44 @@ fn preflight_local(ctx: &Ctx, overrides: &[(String, String)]) -> anyhow::Result<
         }
         refuse_placeholder(&format!("--parameter {key}"), value, ctx.global.allow_example_domains)?;
     }
-    Ok(Local { stack_name, template, template_shown, parameters })
+    let environment = explicit_environment(&settings, &template, &parameters, overrides)?;
+    Ok(Local { stack_name, template, template_shown, parameters, environment })
+}
+
+/// The environment name set with `--environment` (or its variable or deploy.toml key), for
+/// templates that declare [`injected::ENVIRONMENT_NAME`]. Two different names for one deploy are
+/// refused rather than one silently winning: the name is part of resource names.
+fn explicit_environment(
+    settings: &crate::settings::Settings,
+    template: &Template,
+    parameters: &ParameterFile,
+    overrides: &[(String, String)],
+) -> anyhow::Result<Option<String>> {
+    let env = &settings.environment;
+    if matches!(env.source, crate::settings::Source::Default) || !template.declares(injected::ENVIRONMENT_NAME) {
+        return Ok(None);
+    }
+    let file = parameters.values.get(injected::ENVIRONMENT_NAME).map(|v| (v, parameters.shown.clone()));
+    let flag = overrides
+        .iter()
+        .rev()
+        .find(|(k, _)| k == injected::ENVIRONMENT_NAME)
+        .map(|(_, v)| (v, format!("--parameter {}", injected::ENVIRONMENT_NAME)));
+    for (value, origin) in [file, flag].into_iter().flatten() {
+        if *value != env.value {
+            return Err(Refusal::new(
+                format!(
+                    "the environment is {:?} ({}) but {origin} sets {} to {value:?}",
+                    env.value,
+                    env.source,
+                    injected::ENVIRONMENT_NAME
+                ),
+                "set the environment in one place",
+            )
+            .into());
+        }
+    }
+    Ok(Some(env.value.clone()))
 }
 
 impl Deploy {
@@ -131,32 +180,43 @@ impl Deploy {
     }
 
     async fn run_async(&self, aws: &Aws, local: &Local, artifacts: Artifacts, ui: &Ui) -> anyhow::Result<()> {
-        let c = Clients::new(aws);
+        let c = Clients::new(aws, self.timeout.deadline());
         let stack_name = local.stack_name.as_str();
         let region = aws.region().to_string();
+        // Who and where, before anything is written.
         let (account, mut state) = ui
             .phase("credentials", async {
-                // DescribeStacks proves the credentials too; the account comes from the stack's ARN
-                // (arn:aws:cloudformation:REGION:ACCOUNT:stack/...), STS is asked only for a new stack.
+                // DescribeStacks proves the credentials too; STS is asked only for a new stack.
                 let state = cfn::describe(&c.cfn, stack_name).await?;
-                let from_arn = state.as_ref().and_then(|s| s.id.split(':').nth(4)).filter(|a| !a.is_empty());
-                let account = match from_arn {
-                    Some(account) => account.to_string(),
-                    None => {
-                        let who = c.sts.get_caller_identity().send().await.map_err(|e| {
-                            Refusal::new(
-                                format!("AWS credentials are not usable: {}", crate::aws::error_line(&e)),
-                                "log in (aws sso login), set AWS_PROFILE, or put keys in .env",
-                            )
-                        })?;
-                        who.account().unwrap_or("unknown").to_string()
-                    }
-                };
+                let account = crate::aws::account(&c, state.as_ref()).await?;
                 let detail = format!(
-                    "account {account}, {region}, stack {stack_name} {}",
+                    "account {account}, region {region}, stack {stack_name} {}",
                     state.as_ref().map_or("does not exist yet".to_string(), |s| format!("is {}", s.status))
                 );
                 Ok(((account, state), detail))
+            })
+            .await?;
+        let artifact_bucket = Bucket::new(
+            self.artifact_bucket.clone().unwrap_or_else(|| bucket::artifact_bucket_name(stack_name, &account, &region)),
+            &account,
+        );
+
+        // 3. Parameters (file + injected artifact bucket/keys + --parameter), checked with what AWS
+        // would refuse late, all before the first write.
+        let effective = ui
+            .phase("parameters", async {
+                let (effective, detail) = self.effective_parameters(local, &artifacts, &artifact_bucket.name, ui)?;
+                let ctx = preflight::Context {
+                    template: &local.template,
+                    effective: &effective,
+                    region: &region,
+                    account: &account,
+                    stack: stack_name,
+                    shown: &local.parameters.shown,
+                };
+                preflight::check(&ctx)?;
+                self.check_concurrency(&c, &local.template, &effective, state.is_none()).await?;
+                Ok((effective, detail))
             })
             .await?;
         if let Some(s) = &state {
@@ -164,55 +224,49 @@ impl Deploy {
         }
 
         // 2b. Upload only the keys missing under lambdas/ (one listing).
-        let artifact_bucket = ui
-            .phase("upload", async {
-                let bucket = self
-                    .artifact_bucket
-                    .clone()
-                    .unwrap_or_else(|| bucket::artifact_bucket_name(stack_name, &account, &region));
-                let existing = match crate::aws::s3::list_keys(&c.s3, &bucket, artifacts::KEY_PREFIX).await? {
-                    Some(keys) => keys,
-                    None if self.dry_run => {
-                        ui.note(format!("would create the artifact bucket {bucket}"));
-                        Default::default()
-                    }
-                    None => {
-                        ui.line(format!("    creating the artifact bucket {bucket} (versioned, encrypted, private)"));
-                        bucket::create_artifact_bucket(&c.s3, &bucket, &region, c.plain_http(), ui).await?;
-                        Default::default()
-                    }
-                };
-                let t = bucket::upload_missing(
-                    &c.s3,
-                    &bucket,
-                    &artifacts.functions,
-                    &existing,
-                    self.site.parallel,
-                    self.dry_run,
-                    ui,
-                )
-                .await?;
-                let detail = format!("s3://{bucket}: {} uploaded, {} already there", t.uploaded, t.skipped);
-                ui.with(|s| s.artifacts = Some(t));
-                Ok((bucket, detail))
-            })
+        ui.phase("upload", async {
+            let existing = bucket::ensure(&c, &artifact_bucket, self.dry_run, ui).await?;
+            let t = bucket::upload_missing(
+                &c,
+                &artifact_bucket,
+                &artifacts.functions,
+                &existing,
+                self.site.parallel,
+                self.dry_run,
+                ui,
+            )
             .await?;
+            let detail = format!("{artifact_bucket}: {} uploaded, {} already there", t.uploaded, t.skipped);
+            ui.with(|s| s.artifacts = Some(t));
+            Ok(((), detail))
+        })
+        .await?;
 
-        // 3. Parameters: file + injected artifact bucket/keys + --parameter overrides.
-        let effective =
-            ui.phase_blocking("parameters", || self.effective_parameters(local, &artifacts, &artifact_bucket, ui))?;
-
-        // 4-5. Stack: no-op check, change set, execute, events, root cause on failure.
+        // 4-5. Stack: no-op check, change set, execute, events, root cause on failure. A first create
+        // runs with deletion protection off (a failed create can then roll back and leave nothing);
+        // an update right after it switches protection on.
+        let first = if state.is_none() { injected::unprotected_for_create(&local.template, &effective) } else { None };
         let request = update::Request {
             stack_name,
             template: &local.template,
-            effective: &effective,
+            effective: first.as_ref().unwrap_or(&effective),
             state: state.as_ref(),
             artifact_bucket: &artifact_bucket,
             dry_run: self.dry_run,
             confirm: self.confirm,
         };
-        let outcome = ui.phase("stack", update::run(&c, &request, ui)).await?;
+        let mut outcome = ui.phase("stack", update::run(&c, &request, ui)).await?;
+        if first.is_some() && outcome.created {
+            outcome = ui
+                .phase("protection", async {
+                    let created = cfn::describe(&c.cfn, stack_name).await?;
+                    let request = update::Request { effective: &effective, state: created.as_ref(), ..request };
+                    let (protected, _) = update::run(&c, &request, ui).await?;
+                    let detail = format!("{} on now that the stack exists", injected::DELETION_PROTECTION);
+                    Ok((update::Outcome { created: true, ..protected }, detail))
+                })
+                .await?;
+        }
 
         // 6. Migrations.
         if outcome.created || self.migrate || !outcome.changes.is_empty() {
@@ -238,13 +292,87 @@ impl Deploy {
             ui.note("the stack does not exist yet: the site plan needs its outputs (a real deploy creates them)");
             return Ok(());
         }
-        let changed = ui.phase("site", publish::sync_site(&c, &outcome.outputs, &artifacts.site, &opts, ui)).await?;
-        ui.phase("invalidation", async {
-            let detail = invalidation::invalidate(&c, &outcome.outputs, &changed, &opts, ui).await?;
-            Ok(((), detail))
-        })
-        .await?;
+        let store = Store { bucket: artifact_bucket.clone(), stack: stack_name.to_string() };
+        if let Some(target) = Target::of(&outcome.outputs, &account, store, ui) {
+            let pending =
+                ui.phase("site", publish::sync_site(&c, &target, &outcome.outputs, &artifacts.site, &opts, ui)).await?;
+            ui.phase("invalidation", async {
+                let detail = invalidation::invalidate(&c, &target, &pending, &opts, ui).await?;
+                Ok(((), detail))
+            })
+            .await?;
+        }
+
+        // 9. The release record and the pruning of artifacts no recent release needs.
+        if !self.dry_run && self.changed_anything(ui) {
+            ui.phase("release", async {
+                let who = match c.sts.get_caller_identity().send().await {
+                    Ok(who) => who.arn().unwrap_or("unknown").to_string(),
+                    Err(_) => "unknown".to_string(),
+                };
+                let draft = releases::Draft {
+                    artifacts: &artifacts,
+                    commit: artifacts.git_commit.clone(),
+                    who,
+                    parameters: &effective,
+                    outputs: &outcome.outputs.all,
+                };
+                let number = releases::record(&c, &artifact_bucket, stack_name, draft).await?;
+                let pruned = releases::prune(
+                    &c,
+                    &artifact_bucket,
+                    stack_name,
+                    self.keep_releases,
+                    &artifacts,
+                    self.site.parallel,
+                )
+                .await?;
+                Ok(((), format!("release {number} recorded; {pruned} zips no recent release uses deleted")))
+            })
+            .await?;
+        }
         Ok(())
+    }
+
+    /// Whether this run changed the stack, uploaded a zip or changed the site.
+    fn changed_anything(&self, ui: &Ui) -> bool {
+        ui.with(|s| {
+            s.stack_action != "unchanged"
+                || s.artifacts.as_ref().is_some_and(|t| t.uploaded > 0)
+                || s.site.as_ref().is_some_and(|t| t.uploaded > 0 || t.deleted > 0)
+        })
+    }
+
+    /// The account can give the functions the concurrency they reserve (one GetAccountSettings).
+    async fn check_concurrency(
+        &self,
+        c: &Clients,
+        template: &Template,
+        effective: &BTreeMap<String, String>,
+        new_stack: bool,
+    ) -> anyhow::Result<()> {
+        let wanted = preflight::reserved_concurrency(template, effective);
+        if wanted == 0 {
+            return Ok(());
+        }
+        let settings = c.lambda.get_account_settings().send().await.map_err(|e| {
+            anyhow::anyhow!("cannot read the account's Lambda settings: {}", crate::aws::error_line(&e))
+        })?;
+        let Some(limit) = settings.account_limit() else { return Ok(()) };
+        // An existing stack's functions already hold their reservations: only the account's
+        // total can be checked for them.
+        let unreserved = if new_stack {
+            limit.unreserved_concurrent_executions().unwrap_or(0) as i64
+        } else {
+            limit.concurrent_executions() as i64
+        };
+        preflight::concurrency_fits(wanted, unreserved, limit.concurrent_executions() as i64).map_err(|why| {
+            Refusal::new(
+                why,
+                "ask AWS for a higher Lambda concurrency quota (Service Quotas), or lower ApiReservedConcurrency",
+            )
+            .into()
+        })
     }
 
     /// The parameters file, what the deploy injects, then `--parameter` overrides; checked against
@@ -257,7 +385,11 @@ impl Deploy {
         ui: &Ui,
     ) -> anyhow::Result<(BTreeMap<String, String>, String)> {
         let mut effective = local.parameters.values.clone();
-        let done = injected::inject(&local.template, &mut effective, artifact_bucket, &artifacts.functions);
+        let mut done = injected::inject(&local.template, &mut effective, artifact_bucket, &artifacts.functions);
+        if let Some(environment) = &local.environment {
+            effective.insert(injected::ENVIRONMENT_NAME.into(), environment.clone());
+            done.parameters.push(injected::ENVIRONMENT_NAME.into());
+        }
         for (function, parameter) in &done.undeclared {
             ui.note(format!(
                 "{} declares no parameter {parameter} for function {function}: its zip is uploaded but not deployed",

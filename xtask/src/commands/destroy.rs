@@ -1,16 +1,17 @@
-//! `cargo xtask destroy`: empty the stack's buckets (every version), delete the stack, say what is left.
+//! `cargo xtask destroy`: refuse what would make the deletion fail, take the database's final
+//! snapshot, stop writes to and empty the stack's buckets (every version), delete the stack, and say
+//! what is left and what it costs.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use anyhow::Context;
 use futures::StreamExt;
 
 use crate::Ctx;
-use crate::artifacts::bucket;
-use crate::aws::s3::{bucket_size, empty_bucket};
-use crate::aws::{Aws, Clients, block_on, cfn};
-use crate::cloud::Template;
+use crate::artifacts::{bucket, releases};
+use crate::aws::s3::{Bucket, bucket_size, deny_writes, empty_bucket};
+use crate::aws::{Aws, Clients, TimeoutArgs, block_on, cfn};
+use crate::cloud::{Template, injected};
 use crate::error::Refusal;
 use crate::report::{Ui, human_bytes};
 
@@ -29,6 +30,8 @@ pub struct Destroy {
     /// Batch deletions in flight at once (1,000 keys each)
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel: usize,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 fn monthly_s3_cost(bytes: u64) -> String {
@@ -62,13 +65,21 @@ impl Destroy {
     }
 
     async fn run_async(&self, aws: &Aws, stack_name: &str, ui: &Ui) -> anyhow::Result<()> {
-        let c = Clients::new(aws);
+        let c = Clients::new(aws, self.timeout.deadline());
         let Some(state) = cfn::describe(&c.cfn, stack_name).await? else {
             ui.with(|s| s.stack_action = "already deleted".into());
             ui.line(format!("    stack {stack_name} does not exist in {}: nothing to destroy", aws.region()));
             return Ok(());
         };
-        // Protections first: emptying buckets of a stack that then refuses to go would be the worst outcome.
+        // Everything that would make the deletion fail is refused before any data is touched:
+        // emptying the buckets of a stack that then refuses to go would be the worst outcome.
+        if !cfn::is_terminal(&state.status) && state.status != "REVIEW_IN_PROGRESS" {
+            return Err(Refusal::new(
+                format!("stack {stack_name} is {}: another operation is running", state.status),
+                "let it finish (`cargo xtask deploy --repair` follows it), then run destroy again",
+            )
+            .into());
+        }
         if state.termination_protection {
             return Err(Refusal::new(
                 format!("stack {stack_name} has termination protection enabled"),
@@ -78,53 +89,54 @@ impl Destroy {
             )
             .into());
         }
-        if state.parameters.get("EnableDeletionProtection").is_some_and(|v| v == "true") {
+        if state.parameters.get(injected::DELETION_PROTECTION).is_some_and(|v| v == "true") {
             return Err(Refusal::new(
-                format!("stack {stack_name} was deployed with EnableDeletionProtection=true (the database and user pool refuse deletion)"),
-                "deploy it with `cargo xtask deploy --parameter EnableDeletionProtection=false` first, then destroy",
+                format!(
+                    "stack {stack_name} was deployed with {}=true (the database and user pool refuse deletion)",
+                    injected::DELETION_PROTECTION
+                ),
+                format!(
+                    "deploy it with `cargo xtask deploy --parameter {}=false` first, then destroy",
+                    injected::DELETION_PROTECTION
+                ),
             )
             .into());
         }
-        let template = c
-            .cfn
-            .get_template()
-            .stack_name(&state.id)
-            .send()
-            .await
-            .ok()
-            .and_then(|t| t.template_body().map(String::from))
-            .and_then(|b| Template::parse(&b).ok());
+        let account = crate::aws::account(&c, Some(&state)).await?;
+        let template =
+            cfn::deployed_template(&c.cfn, &state.id).await.ok().flatten().and_then(|b| Template::parse(&b).ok());
         let retained = template.map(|t| t.retained()).unwrap_or_default();
+        let resources = cfn::resources(&c.cfn, &state.id).await?;
         // Buckets to empty: the site and app-data buckets (outputs), and any other bucket of the stack
         // that CloudFormation will delete (it cannot delete a bucket that is not empty). Retained
         // buckets other than those two (the log bucket's audit trail) are left alone.
-        let resources = c
-            .cfn
-            .describe_stack_resources()
-            .stack_name(&state.id)
-            .send()
-            .await
-            .with_context(|| format!("cannot list the resources of {stack_name}"))?;
         let site_bucket = state.outputs.site_bucket_name.clone();
         let data_bucket = state.outputs.app_data_bucket_name.clone();
-        let mut buckets: Vec<(String, String)> = resources
-            .stack_resources()
+        let mut buckets: Vec<(String, Bucket)> = resources
             .iter()
-            .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
-            .filter_map(|r| Some((r.logical_resource_id()?.to_string(), r.physical_resource_id()?.to_string())))
-            .filter(|(logical, name)| {
-                Some(name) == site_bucket.as_ref()
-                    || Some(name) == data_bucket.as_ref()
-                    || !retained.iter().any(|(l, _, _)| l == logical)
+            .filter(|r| r.kind == "AWS::S3::Bucket" && !r.physical_id.is_empty())
+            .filter(|r| {
+                Some(&r.physical_id) == site_bucket.as_ref()
+                    || Some(&r.physical_id) == data_bucket.as_ref()
+                    || !retained.iter().any(|(l, _, _)| *l == r.logical_id)
             })
+            .map(|r| (r.logical_id.clone(), Bucket::new(&r.physical_id, &account)))
             .collect();
-        let kept: Vec<(String, String)> =
-            buckets.iter().filter(|(_, name)| self.keep_data && Some(name) == data_bucket.as_ref()).cloned().collect();
+        let kept: Vec<(String, Bucket)> =
+            buckets.iter().filter(|(_, b)| self.keep_data && Some(&b.name) == data_bucket.as_ref()).cloned().collect();
         buckets.retain(|b| !kept.contains(b));
+        let databases: Vec<String> = resources
+            .iter()
+            .filter(|r| r.kind == "AWS::RDS::DBInstance" && !r.physical_id.is_empty())
+            .map(|r| r.physical_id.clone())
+            .collect();
         if !self.yes {
             eprintln!("This deletes stack {stack_name} ({}) in {} and empties, for good:", state.status, aws.region());
             for (_, b) in &buckets {
-                eprintln!("  s3://{b} (every object version)");
+                eprintln!("  {b} (every object version)");
+            }
+            for db in &databases {
+                eprintln!("  the database {db} (after a final snapshot)");
             }
             let typed = ui.ask("Type the stack name to confirm:", "pass --yes to delete without asking")?;
             if typed != stack_name {
@@ -135,18 +147,37 @@ impl Destroy {
                 .into());
             }
         }
+        if !databases.is_empty() {
+            ui.phase("final snapshot", async {
+                let mut taken = Vec::new();
+                for db in &databases {
+                    // One per day: a rerun after an interruption waits for the snapshot it
+                    // already started instead of taking another.
+                    let day: String = releases::rfc3339_now().chars().take(10).filter(|c| *c != '-').collect();
+                    let snapshot = format!("{db}-final-{day}");
+                    crate::aws::rds::final_snapshot(&c.rds, db, &snapshot, &c.deadline).await?;
+                    taken.push(snapshot);
+                }
+                Ok(((), format!("kept as {} (billed as backup storage until you delete it)", taken.join(", "))))
+            })
+            .await?;
+        }
         ui.phase("empty buckets", async {
+            // Stop writes first, then empty: nothing refills a bucket while it is being emptied.
+            for (_, b) in &buckets {
+                deny_writes(&c, b).await?;
+            }
             let jobs = buckets.iter().map(|(_, b)| {
                 let c = &c;
                 async move { (b.clone(), empty_bucket(c, b, self.parallel).await) }
             });
             let results = futures::stream::iter(jobs).buffer_unordered(4).collect::<Vec<_>>().await;
-            let mut lines = Vec::new();
+            let mut emptied = 0;
             for (b, r) in results {
                 match r? {
                     Some(e) => {
                         ui.line(format!(
-                            "    s3://{b}: {} versions ({}), {} delete markers, {} incomplete uploads removed",
+                            "    {b}: {} versions ({}), {} delete markers, {} incomplete uploads removed",
                             e.versions,
                             human_bytes(e.bytes),
                             e.delete_markers,
@@ -154,18 +185,18 @@ impl Destroy {
                         ));
                         ui.with(|s| {
                             s.objects_deleted += e.versions + e.delete_markers;
-                            s.emptied_buckets.push(b.clone());
+                            s.emptied_buckets.push(b.name.clone());
                         });
-                        lines.push(b);
+                        emptied += 1;
                     }
-                    None => ui.line(format!("    s3://{b}: already gone")),
+                    None => ui.line(format!("    {b}: already gone")),
                 }
             }
-            Ok(((), format!("{} buckets emptied", lines.len())))
+            Ok(((), format!("{emptied} buckets emptied")))
         })
         .await?;
         ui.phase("delete stack", async {
-            match cfn::delete_and_wait(&c.cfn, &state, &[], ui).await {
+            match cfn::delete_and_wait(&c.cfn, &state.id, &[], ui, &c.deadline).await {
                 Ok(()) => {}
                 Err(err) if !kept.is_empty() => {
                     // The kept bucket is not empty, so CloudFormation could not delete it: retain it.
@@ -174,8 +205,7 @@ impl Destroy {
                         kept.iter().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
                     ));
                     let retain: Vec<String> = kept.iter().map(|k| k.0.clone()).collect();
-                    let failed = cfn::describe(&c.cfn, &state.id).await?.unwrap_or(state.clone());
-                    cfn::delete_and_wait(&c.cfn, &failed, &retain, ui).await?;
+                    cfn::delete_and_wait(&c.cfn, &state.id, &retain, ui, &c.deadline).await?;
                 }
                 Err(err) => return Err(err),
             }
@@ -183,7 +213,8 @@ impl Destroy {
             Ok(((), "DELETE_COMPLETE".into()))
         })
         .await?;
-        self.report_retained(&c, aws, stack_name, &retained, &kept, ui).await;
+        let artifacts = Bucket::new(bucket::artifact_bucket_name(stack_name, &account, aws.region()), &account);
+        self.report_retained(&c, &artifacts, &retained, &kept, ui).await;
         Ok(())
     }
 
@@ -191,10 +222,9 @@ impl Destroy {
     async fn report_retained(
         &self,
         c: &Clients,
-        aws: &Aws,
-        stack_name: &str,
+        artifacts: &Bucket,
         retained: &[(String, String, String)],
-        kept: &[(String, String)],
+        kept: &[(String, Bucket)],
         ui: &Ui,
     ) {
         ui.line("    retained (not deleted by destroy):");
@@ -202,20 +232,18 @@ impl Destroy {
             let size = bucket_size(c, b).await;
             let (n, bytes) = size.unwrap_or_default();
             ui.line(format!(
-                "      s3://{b} (--keep-data): {n} object versions, {}, {}",
+                "      {b} (--keep-data): {n} object versions, {}, {}",
                 human_bytes(bytes),
                 monthly_s3_cost(bytes)
             ));
         }
-        if let Ok(who) = c.sts.get_caller_identity().send().await {
-            let artifacts = bucket::artifact_bucket_name(stack_name, who.account().unwrap_or(""), aws.region());
-            if let Some((n, bytes)) = bucket_size(c, &artifacts).await {
-                ui.line(format!(
-                    "      s3://{artifacts} (deploy artifacts, reused by the next deploy): {n} versions, {}, {}; old versions expire after 30 days",
-                    human_bytes(bytes),
-                    monthly_s3_cost(bytes)
-                ));
-            }
+        if let Some((n, bytes)) = bucket_size(c, artifacts).await {
+            ui.line(format!(
+                "      {artifacts} (deploy artifacts and release records, reused by the next deploy): {n} versions, {}, {}; old versions expire after {} days",
+                human_bytes(bytes),
+                monthly_s3_cost(bytes),
+                bucket::NONCURRENT_DAYS
+            ));
         }
         let mut by_policy: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (logical, kind, policy) in retained {

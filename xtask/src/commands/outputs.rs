@@ -1,7 +1,7 @@
 //! `cargo xtask outputs`: prints the deployed stack's status and outputs (what deploy and sync read).
 
 use crate::Ctx;
-use crate::aws::{Aws, Clients, block_on, cfn};
+use crate::aws::{Aws, Clients, Deadline, block_on, cfn};
 use crate::error::Refusal;
 
 /// Print the stack's status and outputs (API URL, bucket names, Cognito ids, ...)
@@ -16,7 +16,8 @@ impl Outputs {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
         let aws = Aws::connect(ctx)?;
         let stack_name = aws.settings.stack_name()?.to_string();
-        let c = Clients::new(&aws);
+        // One read: a short deadline is plenty (the SDK's retries still apply).
+        let c = Clients::new(&aws, Deadline::after(std::time::Duration::from_secs(300)));
         let state = block_on(cfn::describe(&c.cfn, &stack_name))?.ok_or_else(|| {
             Refusal::new(
                 format!("stack {stack_name} does not exist in {}", aws.region()),

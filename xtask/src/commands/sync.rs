@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 
 use crate::Ctx;
-use crate::artifacts;
-use crate::aws::{Aws, Clients, block_on, cfn};
+use crate::artifacts::{self, bucket};
+use crate::aws::s3::Bucket;
+use crate::aws::{Aws, Clients, TimeoutArgs, block_on, cfn};
 use crate::error::Refusal;
 use crate::report::Ui;
 use crate::site::invalidation;
-use crate::site::publish::{self, SiteArgs};
+use crate::site::publish::{self, SiteArgs, Target};
+use crate::site::state::Store;
 
 /// Upload the changed site files to the stack's bucket (config.json from the outputs), then invalidate
 #[derive(clap::Args, Debug)]
@@ -22,8 +24,13 @@ pub struct Sync {
     /// Print the summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Artifact bucket holding the site's bookkeeping [default: <stack>-artifacts-<account>-<region>]
+    #[arg(long, value_name = "NAME")]
+    pub artifact_bucket: Option<String>,
     #[command(flatten)]
     pub site: SiteArgs,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
 }
 
 impl Sync {
@@ -42,8 +49,8 @@ impl Sync {
         });
         let opts = self.site.options(self.dry_run);
         let result = block_on(async {
-            let c = Clients::new(&aws);
-            let outputs = ui
+            let c = Clients::new(&aws, self.timeout.deadline());
+            let (outputs, account) = ui
                 .phase("outputs", async {
                     let state = cfn::describe(&c.cfn, &stack_name).await?.ok_or_else(|| {
                         Refusal::new(
@@ -51,13 +58,26 @@ impl Sync {
                             "deploy it first with `cargo xtask deploy`",
                         )
                     })?;
-                    let detail = format!("{} is {}, {} outputs", stack_name, state.status, state.outputs.all.len());
-                    Ok((state.outputs, detail))
+                    let account = crate::aws::account(&c, Some(&state)).await?;
+                    let detail = format!(
+                        "account {account}, region {}, {stack_name} is {}, {} outputs",
+                        aws.region(),
+                        state.status,
+                        state.outputs.all.len()
+                    );
+                    Ok(((state.outputs, account), detail))
                 })
                 .await?;
-            let changed = ui.phase("site", publish::sync_site(&c, &outputs, &artifacts.site, &opts, &ui)).await?;
+            let artifact_bucket = self
+                .artifact_bucket
+                .clone()
+                .unwrap_or_else(|| bucket::artifact_bucket_name(&stack_name, &account, aws.region()));
+            let store = Store { bucket: Bucket::new(artifact_bucket, &account), stack: stack_name.clone() };
+            let Some(target) = Target::of(&outputs, &account, store, &ui) else { return Ok(()) };
+            let pending =
+                ui.phase("site", publish::sync_site(&c, &target, &outputs, &artifacts.site, &opts, &ui)).await?;
             ui.phase("invalidation", async {
-                Ok(((), invalidation::invalidate(&c, &outputs, &changed, &opts, &ui).await?))
+                Ok(((), invalidation::invalidate(&c, &target, &pending, &opts, &ui).await?))
             })
             .await
         });

@@ -11,8 +11,8 @@
 //! ```
 //!
 //! Reproducibility: the same commit built in two different clean checkouts (different absolute
-//! paths, different target dirs) gives byte-identical zips. The build sets `RUSTFLAGS` to exactly
-//! [`rustflags`] (any `RUSTFLAGS` in the environment is ignored for this build): the workspace root,
+//! paths, different target dirs) gives byte-identical zips. The build sets `CARGO_ENCODED_RUSTFLAGS`
+//! to exactly [`rustflags`] (any `RUSTFLAGS` in the environment is ignored for this build): the workspace root,
 //! the target dir, `CARGO_HOME` and the rustup toolchain are remapped to fixed names, so no absolute
 //! path of this machine lands in the binary (panic locations, `file!()`); C code gets the same maps
 //! through [`cflags`]; `SOURCE_DATE_EPOCH` is fixed for any build script that stamps a date. The
@@ -172,10 +172,13 @@ impl Compiler {
         }
         // Not --target-dir: cargo-lambda 1.9 passes it on to `cargo metadata`, which rejects it.
         cmd.env("CARGO_TARGET_DIR", &self.target_dir)
-            .env("RUSTFLAGS", rustflags(&self.root, &self.target_dir))
+            // Flags may hold paths with spaces: CARGO_ENCODED_RUSTFLAGS separates them with 0x1f, and
+            // cc-rs reads shell-quoted CFLAGS when told to.
+            .env("CARGO_ENCODED_RUSTFLAGS", rustflags(&self.root, &self.target_dir).join("\x1f"))
+            .env_remove("RUSTFLAGS")
+            .env("CC_SHELL_ESCAPED_FLAGS", "1")
             .env("CFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
             .env("CXXFLAGS_aarch64_unknown_linux_gnu", cflags(&self.root, &self.target_dir))
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
             .env("CARGO_TERM_PROGRESS_WHEN", "never")
             .stdin(Stdio::null());
@@ -199,14 +202,25 @@ impl Compiler {
         Ok(bootstraps)
     }
 
-    /// `git rev-parse HEAD` of the project, `-dirty` when tracked files differ from it, or `unknown`.
+    /// `git rev-parse HEAD` of the project, `-dirty` when tracked files differ from it or untracked
+    /// files sit where the build takes its inputs from (`static/` is bundled whole, `lambdas/` and
+    /// the manifests are compiled), or `unknown`.
     pub fn git_commit(&self) -> String {
         let Some(head) = self.output("git", &["rev-parse", "HEAD"]) else {
             return "unknown".to_string();
         };
-        let dirty = self
-            .output("git", &["status", "--porcelain", "--untracked-files=no"])
-            .is_some_and(|status| !status.is_empty());
+        let changed = |args: &[&str]| self.output("git", args).is_some_and(|status| !status.is_empty());
+        let dirty = changed(&["status", "--porcelain", "--untracked-files=no"])
+            || changed(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=all",
+                "--",
+                "static",
+                "lambdas",
+                "Cargo.toml",
+                "Cargo.lock",
+            ]);
         if dirty { format!("{head}-dirty") } else { head }
     }
 }
@@ -248,12 +262,12 @@ pub fn path_maps(root: &Path, target_dir: &Path) -> Vec<(PathBuf, &'static str)>
 /// `RUSTFLAGS` of the Lambda build: `-C target-cpu=neoverse-n1` (Graviton2, what Lambda arm64 runs
 /// on; cargo-lambda's release default, which we turn off with the rest of its overrides), then a
 /// `--remap-path-prefix` for each of [`path_maps`].
-pub fn rustflags(root: &Path, target_dir: &Path) -> String {
-    let mut flags = vec!["-C target-cpu=neoverse-n1".to_string()];
+pub fn rustflags(root: &Path, target_dir: &Path) -> Vec<String> {
+    let mut flags = vec!["-Ctarget-cpu=neoverse-n1".to_string()];
     flags.extend(
         path_maps(root, target_dir).iter().map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display())),
     );
-    flags.join(" ")
+    flags
 }
 
 /// `CFLAGS`/`CXXFLAGS` for C and C++ compiled for the target (ring, aws-lc through cc-rs and zig
@@ -262,9 +276,14 @@ pub fn rustflags(root: &Path, target_dir: &Path) -> String {
 pub fn cflags(root: &Path, target_dir: &Path) -> String {
     path_maps(root, target_dir)
         .iter()
-        .map(|(from, to)| format!("-ffile-prefix-map={}={to}", from.display()))
+        .map(|(from, to)| shell_quote(&format!("-ffile-prefix-map={}={to}", from.display())))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` in single quotes for a POSIX shell (what cc-rs parses with `CC_SHELL_ESCAPED_FLAGS`).
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 fn cargo_home() -> Option<PathBuf> {

@@ -1,78 +1,32 @@
-//! Phase 7 of a deploy (and `sync`): the site bundle and config.json into the site bucket.
+//! Phase 7 of a deploy (and `sync`): the site bundle and `config.json` into the site bucket, checked
+//! against what the bucket really holds (one listing per 1,000 keys), never against a record alone
+//! (see [`super::plan`]). The bookkeeping lives in the artifact bucket ([`super::state`]).
 //!
-//! The bucket keeps a manifest object ([`MANIFEST_KEY`]) of what was uploaded: sha256, Content-Type,
-//! Cache-Control per key. A file is uploaded when any of those differ, never because of an mtime.
-//! Order: fingerprinted assets first (an old index.html never points at a missing asset), then
-//! HTML/config.json, then deletes of files the previous manifest knew (capped by `--max-delete`).
+//! A run that is interrupted (even killed) leaves a state the next run repairs: the paths to
+//! invalidate are recorded before the first upload, the manifest is written after the last one,
+//! and the next run's listing finds whatever is missing, different or stray.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::primitives::ByteStream;
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::artifacts::SiteBundle;
+use super::invalidation;
+use super::plan::plan;
+use super::state::{Entry, MANIFEST_VERSION, Manifest, Pending, Store};
+use crate::artifacts::{SiteBundle, sha256_hex};
 use crate::aws::Clients;
-use crate::aws::s3::{delete_keys, list_keys};
+use crate::aws::s3::{self, Bucket};
 use crate::cloud::StackOutputs;
 use crate::error::Refusal;
 use crate::report::{Ui, human_bytes};
 
-pub const MANIFEST_KEY: &str = "_xtask/site-manifest.json";
 pub const CONFIG_KEY: &str = "config.json";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    pub sha256: String,
-    pub size: u64,
-    pub content_type: String,
-    pub cache_control: String,
-    pub fingerprinted: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub version: u32,
-    pub files: BTreeMap<String, Entry>,
-}
-
-/// What a sync will do.
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub assets: Vec<String>,
-    pub pages: Vec<String>,
-    pub deletes: Vec<String>,
-    pub skipped: Vec<String>,
-    pub new_manifest: Manifest,
-}
-
-/// Compares the local files (plus config.json) with the previous manifest.
-pub fn plan(local: &BTreeMap<String, Entry>, previous: &Manifest, strays: &[String]) -> Plan {
-    let mut p = Plan { new_manifest: Manifest { version: 1, files: local.clone() }, ..Plan::default() };
-    for (key, entry) in local {
-        if previous.files.get(key) == Some(entry) {
-            p.skipped.push(key.clone());
-        } else if entry.fingerprinted {
-            p.assets.push(key.clone());
-        } else {
-            p.pages.push(key.clone());
-        }
-    }
-    for key in previous.files.keys().chain(strays) {
-        if !local.contains_key(key) && key != MANIFEST_KEY && !p.deletes.contains(key) {
-            p.deletes.push(key.clone());
-        }
-    }
-    p
-}
 
 /// The flags `deploy` and `sync` share for the site and the CloudFront invalidation.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SiteArgs {
-    /// Delete at most this many stale site files; more are kept and reported
+    /// Delete at most this many stray site files; the rest are kept, reported, and deleted by later runs
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_delete: usize,
     /// Uploads in flight at once
@@ -106,130 +60,132 @@ pub struct SyncOptions {
     pub invalidation_limit: usize,
 }
 
-async fn read_manifest(c: &Clients, bucket: &str) -> anyhow::Result<Option<Manifest>> {
-    match c.s3.get_object().bucket(bucket).key(MANIFEST_KEY).send().await {
-        Ok(out) => {
-            let bytes = out.body.collect().await.context("cannot read the site manifest")?.into_bytes();
-            match serde_json::from_slice(&bytes) {
-                Ok(m) => Ok(Some(m)),
-                Err(_) => Ok(None),
-            }
-        }
-        Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
-        Err(err) if err.code() == Some("NoSuchBucket") => Err(Refusal::new(
-            format!("the site bucket {bucket} does not exist"),
-            "the stack's SiteBucketName output is stale: deploy the stack first",
-        )
-        .into()),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot read s3://{bucket}/{MANIFEST_KEY}"))),
+/// Where a stack's site goes: its bucket (from the outputs, owned by the stack's account) and the
+/// store of its bookkeeping (the artifact bucket).
+pub struct Target {
+    pub site: Bucket,
+    pub store: Store,
+    /// The CloudFront distribution in front of it (None: nothing to invalidate).
+    pub distribution: Option<String>,
+}
+
+impl Target {
+    /// The site of a deployed stack, or None (with a note) when its outputs name no site bucket.
+    pub fn of(outputs: &StackOutputs, owner: &str, store: Store, ui: &Ui) -> Option<Target> {
+        let Some(bucket) = &outputs.site_bucket_name else {
+            ui.note("the stack has no SiteBucketName output: site not synced");
+            return None;
+        };
+        Some(Target { site: Bucket::new(bucket, owner), store, distribution: outputs.distribution_id.clone() })
     }
 }
 
-/// Phase 7: returns the changed keys with their fingerprinted flag (for phase 8).
+fn entry(f: &crate::artifacts::SiteFile) -> Entry {
+    Entry {
+        sha256: f.sha256.clone(),
+        md5: f.md5.clone(),
+        size: f.size,
+        content_type: f.content_type.clone(),
+        cache_control: f.cache_control.clone(),
+        fingerprinted: f.fingerprinted,
+    }
+}
+
+/// Syncs the site; returns the CloudFront paths still to invalidate (this run's and any a previous
+/// run left pending) and the phase's detail line.
 pub async fn sync_site(
     c: &Clients,
+    target: &Target,
     outputs: &StackOutputs,
     bundle: &SiteBundle,
     opts: &SyncOptions,
     ui: &Ui,
-) -> anyhow::Result<(Vec<(String, bool)>, String)> {
-    let Some(bucket) = &outputs.site_bucket_name else {
-        ui.note("the stack has no SiteBucketName output: site not synced");
-        return Ok((Vec::new(), "skipped (no SiteBucketName output)".into()));
-    };
+) -> anyhow::Result<(Vec<String>, String)> {
     let (config, missing) = super::config_from_outputs(outputs);
     let config = config.to_bytes();
     if !missing.is_empty() {
         ui.note(format!("config.json written without {} (not among the stack outputs)", missing.join(", ")));
     }
-    let mut local: BTreeMap<String, Entry> = bundle
-        .files
-        .iter()
-        .map(|(k, f)| {
-            (
-                k.clone(),
-                Entry {
-                    sha256: f.sha256.clone(),
-                    size: f.size,
-                    content_type: f.content_type.clone(),
-                    cache_control: f.cache_control.clone(),
-                    fingerprinted: f.fingerprinted,
-                },
-            )
-        })
-        .collect();
+    let mut local: BTreeMap<String, Entry> = bundle.files.iter().map(|(k, f)| (k.clone(), entry(f))).collect();
     local.insert(
         CONFIG_KEY.into(),
         Entry {
-            sha256: hex::encode(Sha256::digest(&config)),
+            sha256: sha256_hex(&config),
+            md5: site_bundle::md5_hex(&config),
             size: config.len() as u64,
             content_type: "application/json".into(),
             cache_control: "no-cache".into(),
             fingerprinted: false,
         },
     );
-    let previous = read_manifest(c, bucket).await?;
-    let strays = match &previous {
-        Some(_) => Vec::new(),
-        // No manifest yet: one listing finds files a previous tool left behind.
-        None => {
-            let keys = list_keys(&c.s3, bucket, "").await?.unwrap_or_default();
-            let mut keys: Vec<String> = keys.into_iter().collect();
-            keys.sort();
-            keys
-        }
-    };
-    let previous = previous.unwrap_or_default();
-    let mut p = plan(&local, &previous, &strays);
-    let verb = if opts.dry_run { "would upload" } else { "upload" };
-    let bytes = |keys: &[String]| keys.iter().map(|k| local[k].size).sum::<u64>();
+    let listing = s3::list_objects(c, &target.site, "").await?.ok_or_else(|| {
+        Refusal::new(
+            format!("the site bucket {} does not exist", target.site),
+            "the stack's SiteBucketName output is stale: deploy the stack first",
+        )
+    })?;
+    let manifest = target.store.manifest(c).await?;
+    let p = plan(&local, &listing, &manifest, opts.max_delete);
+
+    let bytes = |keys: &mut dyn Iterator<Item = &String>| keys.map(|k| local[k].size).sum::<u64>();
     ui.with(|s| {
         let site = s.site.get_or_insert_default();
-        site.uploaded = (p.assets.len() + p.pages.len()) as u64;
-        site.uploaded_bytes = bytes(&p.assets) + bytes(&p.pages);
+        site.uploaded = p.uploads().count() as u64;
+        site.uploaded_bytes = bytes(&mut p.uploads());
         site.skipped = p.skipped.len() as u64;
-        site.skipped_bytes = bytes(&p.skipped);
+        site.skipped_bytes = bytes(&mut p.skipped.iter());
+        site.deleted = p.deletes.len() as u64;
+        s.uploaded_keys.extend(p.uploads().cloned());
+        s.deleted_keys.extend(p.deletes.iter().cloned());
     });
-    for key in p.assets.iter().chain(&p.pages) {
+    let (upload, delete) = if opts.dry_run { ("would upload", "would delete") } else { ("upload", "delete") };
+    for key in p.uploads() {
         let e = &local[key];
-        ui.line(format!("    {verb} {key} ({}, {}, {})", human_bytes(e.size), e.content_type, e.cache_control));
+        ui.line(format!(
+            "    {upload} {key} ({}, {}, {}; {})",
+            human_bytes(e.size),
+            e.content_type,
+            e.cache_control,
+            p.reasons[key]
+        ));
     }
-    let mut deletes = std::mem::take(&mut p.deletes);
-    let mut kept = Vec::new();
-    if deletes.len() > opts.max_delete {
+    for key in &p.deletes {
+        ui.line(format!("    {delete} {key} (not part of the site)"));
+    }
+    if !p.kept.is_empty() {
         ui.note(format!(
-            "{} stale files in s3://{bucket} not deleted: more than --max-delete {} (raise it to delete them)",
-            deletes.len(),
+            "{} stray files in {} kept: over --max-delete {} (the next run deletes up to that many more; raise it to delete them at once)",
+            p.kept.len(),
+            target.site,
             opts.max_delete
         ));
-        kept = std::mem::take(&mut deletes);
     }
-    for key in &deletes {
-        ui.line(format!("    {} {key}", if opts.dry_run { "would delete" } else { "delete" }));
-    }
-    // Files not deleted stay in the manifest, so a later run still knows they are stale.
-    for key in &kept {
-        if let Some(e) = previous.files.get(key) {
-            p.new_manifest.files.insert(key.clone(), e.clone());
-        }
-    }
-    let mut changed: Vec<(String, bool)> =
-        p.assets.iter().chain(&p.pages).map(|k| (k.clone(), local[k].fingerprinted)).collect();
-    changed.extend(deletes.iter().map(|k| (k.clone(), previous.files.get(k).is_some_and(|e| e.fingerprinted))));
+    let changed: Vec<(String, bool)> = p
+        .uploads()
+        .map(|k| (k.clone(), local[k].fingerprinted))
+        .chain(p.deletes.iter().map(|k| (k.clone(), manifest.files.get(k).is_some_and(|e| e.fingerprinted))))
+        .collect();
+    let mut pending = match &target.distribution {
+        Some(distribution) => target.store.pending(c, distribution).await?,
+        None => Default::default(),
+    };
+    pending.extend(invalidation::paths(&changed));
     let detail = format!(
         "{} uploaded, {} unchanged, {} deleted{}",
-        p.assets.len() + p.pages.len(),
+        p.uploads().count(),
         p.skipped.len(),
-        deletes.len(),
-        if kept.is_empty() { String::new() } else { format!(", {} stale kept", kept.len()) }
+        p.deletes.len(),
+        if p.kept.is_empty() { String::new() } else { format!(", {} strays kept", p.kept.len()) }
     );
-    ui.with(|s| {
-        s.site.get_or_insert_default().deleted = deletes.len() as u64;
-        s.uploaded_keys.extend(p.assets.iter().chain(&p.pages).cloned());
-        s.deleted_keys.extend(deletes.iter().cloned());
-    });
     if opts.dry_run {
-        return Ok((changed, detail));
+        return Ok((pending.into_iter().collect(), detail));
+    }
+
+    // The intent first: if this run dies after an upload, the next one still invalidates.
+    if let Some(distribution) = &target.distribution
+        && !changed.is_empty()
+    {
+        target.store.write_pending(c, &Pending { distribution: distribution.clone(), paths: pending.clone() }).await?;
     }
     let upload = |key: String| {
         let e = local[&key].clone();
@@ -237,23 +193,20 @@ pub async fn sync_site(
         let config = config.clone();
         async move {
             let body = if key == CONFIG_KEY {
-                ByteStream::from(config)
+                config
             } else {
-                ByteStream::from_path(&path).await.with_context(|| format!("cannot read {}", path.display()))?
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                anyhow::ensure!(
+                    sha256_hex(&bytes) == e.sha256,
+                    "{} changed since the dist was verified (its sha256 differs): rebuild it",
+                    path.display()
+                );
+                bytes
             };
-            c.s3.put_object()
-                .bucket(bucket)
-                .key(&key)
-                .body(body)
-                .content_type(&e.content_type)
-                .cache_control(&e.cache_control)
-                .send()
-                .await
-                .with_context(|| format!("cannot upload s3://{bucket}/{key}"))?;
-            anyhow::Ok(())
+            s3::put_checked(c, &target.site, &key, body, &e.content_type, Some(&e.cache_control)).await
         }
     };
-    let total = p.assets.len() + p.pages.len();
+    let total = p.uploads().count();
     let mut done = 0;
     for batch in [&p.assets, &p.pages] {
         let mut uploads =
@@ -264,57 +217,10 @@ pub async fn sync_site(
             ui.progress(format!("{done}/{total} files"));
         }
     }
-    delete_keys(c, bucket, &deletes, opts.parallel).await?;
-    if p.new_manifest != previous {
-        let body = serde_json::to_vec_pretty(&p.new_manifest)?;
-        c.s3.put_object()
-            .bucket(bucket)
-            .key(MANIFEST_KEY)
-            .body(ByteStream::from(body))
-            .content_type("application/json")
-            .cache_control("no-cache")
-            .send()
-            .await
-            .with_context(|| format!("cannot write s3://{bucket}/{MANIFEST_KEY}"))?;
+    s3::delete_keys(c, &target.site, &p.deletes, opts.parallel).await?;
+    let published = Manifest { version: MANIFEST_VERSION, files: local };
+    if published != manifest {
+        target.store.write_manifest(c, &published).await?;
     }
-    Ok((changed, detail))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(sha: &str, fingerprinted: bool) -> Entry {
-        Entry {
-            sha256: sha.into(),
-            size: 1,
-            content_type: "text/html".into(),
-            cache_control: "no-cache".into(),
-            fingerprinted,
-        }
-    }
-
-    #[test]
-    fn plan_uploads_changed_and_deletes_known_stale() {
-        let previous = Manifest {
-            version: 1,
-            files: BTreeMap::from([
-                ("index.html".into(), entry("a", false)),
-                ("assets/app.1.js".into(), entry("b", true)),
-            ]),
-        };
-        let mut local = BTreeMap::from([
-            ("index.html".to_string(), entry("a2", false)),
-            ("assets/app.2.js".into(), entry("c", true)),
-        ]);
-        let p = plan(&local, &previous, &[]);
-        assert_eq!(p.assets, ["assets/app.2.js"]);
-        assert_eq!(p.pages, ["index.html"]);
-        assert_eq!(p.deletes, ["assets/app.1.js"]);
-        local.insert("index.html".into(), entry("a", false));
-        let mut header_change = entry("a", false);
-        header_change.cache_control = "max-age=60".into();
-        let p = plan(&BTreeMap::from([("index.html".to_string(), header_change)]), &previous, &[]);
-        assert_eq!(p.pages, ["index.html"], "a header change alone re-uploads");
-    }
+    Ok((pending.into_iter().collect(), detail))
 }

@@ -1,9 +1,12 @@
 //! Stacks that cannot take a change set as they are: a failed create (only deletion is possible),
-//! a failed rollback, an operation still running. Repaired only with `deploy --repair`; otherwise
-//! refused with the status and the hint.
+//! a failed rollback, an operation still running.
+//!
+//! A create that rolled back (`ROLLBACK_COMPLETE`) holds nothing but what its rollback retained, so
+//! it is deleted and created again unattended, as CDK does, after listing what stays behind. The
+//! rest is repaired only with `deploy --repair`, otherwise refused with the status and the hint.
 
 use crate::aws::Clients;
-use crate::aws::cfn::{self, StackState};
+use crate::aws::cfn::{self, Operation, StackState};
 use crate::error::Refusal;
 use crate::report::Ui;
 
@@ -29,7 +32,8 @@ pub fn plan(status: &str, repair: bool) -> Repair {
         hint: format!("pass --repair to {fix} (see `cargo xtask deploy --help`)"),
     };
     match status {
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED" => {
+        "ROLLBACK_COMPLETE" => Repair::Recreate,
+        "ROLLBACK_FAILED" | "CREATE_FAILED" => {
             if repair {
                 Repair::Recreate
             } else {
@@ -80,8 +84,21 @@ pub async fn if_needed(
         }
         Repair::Recreate => {
             ui.phase("repair", async {
-                cfn::delete_and_wait(&c.cfn, &s, &[], ui).await?;
-                Ok(((), format!("deleted the {status} stack; creating it again")))
+                // Whatever the failed create kept (DeletionPolicy Retain) outlives the stack:
+                // say so before the stack that names it goes.
+                let kept: Vec<_> =
+                    cfn::resources(&c.cfn, &s.id).await?.into_iter().filter(|r| r.is_left_behind()).collect();
+                for r in &kept {
+                    ui.note(format!(
+                        "the failed create left {} ({}) {} behind ({}); it is not part of the new stack",
+                        r.logical_id, r.kind, r.physical_id, r.status
+                    ));
+                }
+                cfn::delete_and_wait(&c.cfn, &s.id, &[], ui, &c.deadline).await?;
+                Ok((
+                    (),
+                    format!("deleted the {status} stack ({} resources left behind); creating it again", kept.len()),
+                ))
             })
             .await?;
             Ok(None)
@@ -92,27 +109,29 @@ pub async fn if_needed(
         }
         Repair::ContinueRollback => {
             ui.phase("repair", async {
-                let marker = cfn::last_event_id(&c.cfn, &s.id).await;
+                let op = Operation::begin(&c.cfn, &s.id, "rollback").await;
                 c.cfn
                     .continue_update_rollback()
                     .stack_name(&s.id)
+                    .client_request_token(&op.token)
                     .send()
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot continue the rollback: {}", crate::aws::error_line(&e)))?;
-                let end = cfn::stream_until_terminal(&c.cfn, &s.id, marker.as_deref(), ui).await?;
+                let end = cfn::follow(&c.cfn, &op, ui, &c.deadline).await?;
                 if end != "UPDATE_ROLLBACK_COMPLETE" {
-                    let cause = cfn::root_cause(&c.cfn, &s.id, marker.as_deref()).await?;
+                    let cause = cfn::root_cause(&c.cfn, &op).await?;
                     return Err(cfn::failure_error(&end, cause.as_ref(), "rollback"));
                 }
                 Ok(((), "rollback continued to UPDATE_ROLLBACK_COMPLETE".into()))
             })
             .await?;
-            cfn::describe(&c.cfn, &s.id).await
+            cfn::describe_settled(&c.cfn, &s.id, "UPDATE_ROLLBACK_COMPLETE", &c.deadline).await
         }
         Repair::Wait => {
             ui.phase("repair", async {
-                let marker = cfn::last_event_id(&c.cfn, &s.id).await;
-                let end = cfn::stream_until_terminal(&c.cfn, &s.id, marker.as_deref(), ui).await?;
+                // Someone else's operation, already seen in progress.
+                let op = Operation::running(&c.cfn, &s.id).await;
+                let end = cfn::follow(&c.cfn, &op, ui, &c.deadline).await?;
                 Ok(((), format!("the running operation ended {end}")))
             })
             .await?;
@@ -137,11 +156,12 @@ mod tests {
         assert_eq!(plan("UPDATE_COMPLETE", false), Repair::Proceed);
         assert_eq!(plan("UPDATE_ROLLBACK_COMPLETE", false), Repair::Proceed);
         assert_eq!(plan("REVIEW_IN_PROGRESS", false), Repair::Proceed);
-        assert_eq!(plan("ROLLBACK_COMPLETE", true), Repair::Recreate);
+        assert_eq!(plan("ROLLBACK_COMPLETE", false), Repair::Recreate);
         assert_eq!(plan("UPDATE_ROLLBACK_FAILED", true), Repair::ContinueRollback);
         assert_eq!(plan("UPDATE_IN_PROGRESS", true), Repair::Wait);
         assert_eq!(plan("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", true), Repair::Wait);
-        for status in ["ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "CREATE_IN_PROGRESS", "DELETE_FAILED"] {
+        assert_eq!(plan("ROLLBACK_FAILED", true), Repair::Recreate);
+        for status in ["ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED", "CREATE_IN_PROGRESS", "DELETE_FAILED"] {
             let Repair::Refuse { what, hint } = plan(status, false) else { panic!("{status} must be refused") };
             assert!(what.starts_with(status), "{what}");
             assert!(hint.contains("--repair") || hint.contains("destroy"), "{hint}");

@@ -9,7 +9,8 @@ use aws_sdk_cloudformation::types::ChangeSetType;
 
 use crate::artifacts::bucket;
 use crate::aws::Clients;
-use crate::aws::cfn::{self, Change, StackState};
+use crate::aws::cfn::{self, Change, Operation, StackState};
+use crate::aws::s3::{self, Bucket};
 use crate::cloud::{StackOutputs, Template, parameters};
 use crate::error::Refusal;
 use crate::report::Ui;
@@ -24,7 +25,7 @@ pub struct Request<'a> {
     pub effective: &'a BTreeMap<String, String>,
     /// The stack as DescribeStacks reported it (None: it does not exist yet).
     pub state: Option<&'a StackState>,
-    pub artifact_bucket: &'a str,
+    pub artifact_bucket: &'a Bucket,
     pub dry_run: bool,
     /// Show the change set and ask before executing it.
     pub confirm: bool,
@@ -42,18 +43,11 @@ pub struct Outcome {
 /// Runs the stack phase; the `String` is the phase's one-line detail.
 pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Outcome, String)> {
     let live = req.state.filter(|s| !s.is_unborn());
-    let unchanged = |s: &StackState| Outcome { outputs: s.outputs.clone(), created: false, changes: Vec::new() };
-    // No-op check against what the stack itself says it runs: its parameters (DescribeStacks,
-    // already read) and, only if those match, its template (one GetTemplate). Nothing is kept in
-    // stack tags: CloudFormation propagates those to every resource, so a hash there would
-    // re-tag the whole stack on each change.
     if let Some(s) = live
-        && (cfn::is_success(&s.status) || s.status == "UPDATE_ROLLBACK_COMPLETE")
-        && parameters::deployed_parameters_match(req.template, req.effective, &s.parameters)
-        && cfn::deployed_template_sha256(&c.cfn, &s.id).await?.as_deref() == Some(req.template.sha256.as_str())
+        && let Some(why) = unchanged(c, req, s).await?
     {
         ui.with(|sum| sum.stack_action = "unchanged".into());
-        return Ok((unchanged(s), "unchanged: same template and parameters, CloudFormation skipped".into()));
+        return Ok((unchanged_outcome(s), format!("unchanged: {why}, CloudFormation skipped")));
     }
     let kind = if live.is_some() { ChangeSetType::Update } else { ChangeSetType::Create };
     if req.dry_run {
@@ -61,14 +55,14 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         ui.with(|sum| sum.stack_action = what.clone());
         let outcome = live.map_or_else(
             || Outcome { outputs: StackOutputs::default(), created: false, changes: Vec::new() },
-            unchanged,
+            unchanged_outcome,
         );
         return Ok((outcome, what));
     }
     let body = &req.template.body;
     let (body, url) = if body.len() > MAX_TEMPLATE_BODY {
-        let key = bucket::upload_template(&c.s3, req.artifact_bucket, &req.template.sha256, body).await?;
-        (None, Some(template_url(c, req.artifact_bucket, &key)))
+        let key = bucket::upload_template(c, req.artifact_bucket, &req.template.sha256, body).await?;
+        (None, Some(template_url(c, &req.artifact_bucket.name, &key)))
     } else {
         (Some(body.as_str()), None)
     };
@@ -80,12 +74,16 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         template_url: url,
         parameters: req.effective,
     };
-    let Some(cs) = cfn::create_change_set(&c.cfn, request).await? else {
-        // Same resources (e.g. only a tag-less reformat of the template): nothing to execute.
+    let Some(cs) = cfn::create_change_set(&c.cfn, request, &c.deadline).await? else {
+        // CloudFormation sees nothing to do (a Description or Metadata edit, say). Remember that, so
+        // the next deploy of the same template is read-only again instead of another empty change set.
+        if let Some(s) = live {
+            remember_no_change(c, req, s).await?;
+        }
         ui.with(|sum| sum.stack_action = "empty change set (no changes)".into());
         let outcome = live.map_or_else(
             || Outcome { outputs: StackOutputs::default(), created: false, changes: Vec::new() },
-            unchanged,
+            unchanged_outcome,
         );
         return Ok((outcome, "the change set was empty: nothing to execute".into()));
     };
@@ -113,9 +111,17 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
             .into());
         }
     }
-    let marker = cfn::last_event_id(&c.cfn, &cs.stack_id).await;
-    if let Err(e) = c.cfn.execute_change_set().change_set_name(&cs.id).stack_name(&cs.stack_id).send().await {
-        let cause = cfn::root_cause(&c.cfn, &cs.stack_id, marker.as_deref()).await.ok().flatten();
+    let op = Operation::begin(&c.cfn, &cs.stack_id, "execute").await;
+    let executed = c
+        .cfn
+        .execute_change_set()
+        .change_set_name(&cs.id)
+        .stack_name(&cs.stack_id)
+        .client_request_token(&op.token)
+        .send()
+        .await;
+    if let Err(e) = executed {
+        let cause = cfn::root_cause(&c.cfn, &op).await.ok().flatten();
         if let Some(cause) = cause {
             return Err(cfn::failure_error("after ExecuteChangeSet failed", Some(&cause), "execute"));
         }
@@ -125,15 +131,72 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         )
         .into());
     }
-    let end = cfn::stream_until_terminal(&c.cfn, &cs.stack_id, marker.as_deref(), ui).await?;
+    let end = cfn::follow(&c.cfn, &op, ui, &c.deadline).await?;
     if !cfn::is_success(&end) {
-        let cause = cfn::root_cause(&c.cfn, &cs.stack_id, marker.as_deref()).await?;
+        let cause = cfn::root_cause(&c.cfn, &op).await?;
         return Err(cfn::failure_error(&end, cause.as_ref(), kind.as_str()));
     }
-    let after = cfn::describe(&c.cfn, &cs.stack_id).await?.context("the stack vanished after its update")?;
+    // DescribeStacks may still show the stack as before the update (old outputs): wait until it
+    // agrees with the events.
+    let after = cfn::describe_settled(&c.cfn, &cs.stack_id, &end, &c.deadline)
+        .await?
+        .context("the stack vanished after its update")?;
     ui.with(|sum| sum.stack_action = format!("{} ({} changes)", end, cs.changes.len()));
     let detail = format!("{end} ({} changes)", cs.changes.len());
     Ok((Outcome { outputs: after.outputs, created, changes: cs.changes }, detail))
+}
+
+fn unchanged_outcome(s: &StackState) -> Outcome {
+    Outcome { outputs: s.outputs.clone(), created: false, changes: Vec::new() }
+}
+
+/// Why the stack already runs what the deploy would give it, if it does. Compared with what the
+/// stack itself says it runs, never with a local record: its parameters (DescribeStacks, already
+/// read) and its template (one GetTemplate): the same bytes, the same template in another
+/// formatting (comments, key order, short or long form), or a request CloudFormation already
+/// answered with an empty change set (one HeadObject): the same deployed template and parameters,
+/// the same local template and effective parameters. Nothing is kept in stack tags:
+/// CloudFormation propagates those to every resource.
+async fn unchanged(c: &Clients, req: &Request<'_>, s: &StackState) -> anyhow::Result<Option<&'static str>> {
+    if !(cfn::is_success(&s.status) || s.status == "UPDATE_ROLLBACK_COMPLETE") {
+        return Ok(None);
+    }
+    let Some(deployed) = cfn::deployed_template(&c.cfn, &s.id).await? else { return Ok(None) };
+    let same_parameters = parameters::deployed_parameters_match(req.template, req.effective, &s.parameters);
+    if same_parameters && cfn::body_sha256(&deployed) == req.template.sha256 {
+        return Ok(Some("same template and parameters"));
+    }
+    let Ok(deployed) = Template::parse(&deployed) else { return Ok(None) };
+    if same_parameters && deployed.canonical_sha256() == req.template.canonical_sha256() {
+        return Ok(Some("the same template (formatted differently) and parameters"));
+    }
+    let marker = no_change_key(req, &deployed, s);
+    if s3::exists(c, req.artifact_bucket, &marker).await? {
+        return Ok(Some("CloudFormation found no change in this request before"));
+    }
+    Ok(None)
+}
+
+/// The key of the record that CloudFormation found no change from the stack as it runs (its
+/// template and parameters) to this request (the local template and the effective parameters).
+fn no_change_key(req: &Request<'_>, deployed: &Template, s: &StackState) -> String {
+    use sha2::{Digest, Sha256};
+    // Both maps are ordered: the same pair always hashes the same.
+    let parameters = serde_json::to_vec(&(&s.parameters, req.effective)).unwrap_or_default();
+    format!(
+        "state/{}/no-change/{}-{}-{}",
+        req.stack_name,
+        deployed.canonical_sha256(),
+        req.template.canonical_sha256(),
+        hex::encode(Sha256::digest(parameters))
+    )
+}
+
+async fn remember_no_change(c: &Clients, req: &Request<'_>, s: &StackState) -> anyhow::Result<()> {
+    let Some(deployed) = cfn::deployed_template(&c.cfn, &s.id).await? else { return Ok(()) };
+    let Ok(deployed) = Template::parse(&deployed) else { return Ok(()) };
+    let key = no_change_key(req, &deployed, s);
+    s3::put_checked(c, req.artifact_bucket, &key, Vec::new(), "application/octet-stream", None).await
 }
 
 /// The S3 URL CloudFormation reads a large template from. Always the AWS form: CloudFormation (and

@@ -104,7 +104,8 @@ fn two_checkouts_give_identical_dists() {
     let b = tempfile::tempdir().unwrap();
     let one = checkout(&a.path().join("checkout-one"));
     // The second one's target dir is outside its checkout: both remaps (workspace, target) matter.
-    let two = checkout_with_target(&b.path().join("somewhere/else/checkout-two"), &b.path().join("cargo-target"));
+    // Its path holds a space: flags with paths must survive it (CARGO_ENCODED_RUSTFLAGS, quoted CFLAGS).
+    let two = checkout_with_target(&b.path().join("some where/else/checkout two"), &b.path().join("cargo target"));
     let dist_one = one.target_dir.join("dist");
     let dist_two = two.target_dir.join("dist");
     let art_one = write_dist(&one, &dist_one).unwrap();
@@ -173,6 +174,7 @@ fn two_checkouts_give_identical_dists() {
         .unwrap()
         .replace_all(&redacted, "$1\"<version>\"");
     let redacted = regex::Regex::new(r#""size": \d+"#).unwrap().replace_all(&redacted, "\"size\": <n>");
+    let redacted = regex::Regex::new(r#""md5": "[0-9a-f]{32}""#).unwrap().replace_all(&redacted, "\"md5\": \"<md5>\"");
     expect_test::expect_file!["../fixtures/lambda-fixture.manifest.json"].assert_eq(&redacted);
 
     // Artifacts::from_dist notices a changed byte.
@@ -357,10 +359,28 @@ fn from_dist_refuses_what_dist_did_not_write() {
     check(expect_test::expect!["ok: 0 functions, 1 site files"]);
 
     let manifest = std::fs::read_to_string(dist.join("manifest.json")).unwrap();
-    std::fs::write(dist.join("manifest.json"), manifest.replace("\"version\": 1", "\"version\": 2")).unwrap();
-    check(expect_test::expect!["DIST/manifest.json has manifest version 2, this xtask reads version 1"]);
+    std::fs::write(dist.join("manifest.json"), manifest.replace("\"version\": 2", "\"version\": 3")).unwrap();
+    check(expect_test::expect!["DIST/manifest.json has manifest version 3, this xtask reads version 2"]);
 
     std::fs::write(dist.join("manifest.json"), &manifest).unwrap();
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    // A file nobody listed rides along: refused.
+    std::fs::write(dist.join("site/extra.js"), "alert(1)").unwrap();
+    check(expect_test::expect!["DIST: site/extra.js is in the dist but not in SHA256SUMS"]);
+    std::fs::remove_file(dist.join("site/extra.js")).unwrap();
+    // A listed path that leaves the dist, or an absolute one: refused before anything is read.
+    let outside = format!("{}0000000000000000000000000000000000000000000000000000000000000000  ../x\n", sums);
+    std::fs::write(dist.join("SHA256SUMS"), outside).unwrap();
+    check(expect_test::expect![[r#"DIST: SHA256SUMS lists "../x", which is not a plain relative path"#]]);
+    let absolute = format!("{}0000000000000000000000000000000000000000000000000000000000000000  /etc/passwd\n", sums);
+    std::fs::write(dist.join("SHA256SUMS"), absolute).unwrap();
+    check(expect_test::expect![[r#"DIST: SHA256SUMS lists "/etc/passwd", which is not a plain relative path"#]]);
+    // The manifest itself must be covered.
+    let without_manifest: String =
+        sums.lines().filter(|l| !l.ends_with("  manifest.json")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dist.join("SHA256SUMS"), without_manifest).unwrap();
+    check(expect_test::expect!["DIST: SHA256SUMS does not list manifest.json"]);
+    std::fs::write(dist.join("SHA256SUMS"), &sums).unwrap();
     std::fs::write(dist.join("site/index.html"), "<!doctype html><p>changed").unwrap();
     check(expect_test::expect![
         "DIST: site/index.html has sha256 6bb1759f38846704e55ed74a3874da2574eee4597880d287c8bc62577c6014f5, SHA256SUMS says fe26c59e91ac8de694b2531dc3bdc1b7faf471d3d7e4e00870af60f5f22897cb"
@@ -396,6 +416,7 @@ fn the_api_zip_has_a_5_mib_budget() {
             architecture: "arm64".into(),
         }],
         site: xtask::artifacts::SiteBundle { root: PathBuf::from("site"), files: Default::default() },
+        git_commit: "x".into(),
     };
     let check = |a: Artifacts| xtask::artifacts::budgets::check(&a).map_err(|e| e.to_string());
     assert_eq!(check(artifacts("api", 5 * 1024 * 1024)), Ok(()));
