@@ -94,7 +94,7 @@ fn limit(value: &str) -> Result<usize, ApiError> {
 }
 
 fn cursor(value: &str) -> Result<String, ApiError> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return Err(ApiError::bad_request("malformed cursor"));
     }
     Ok(value.to_string())

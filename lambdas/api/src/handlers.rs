@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use notes_core::cache::keys;
-use notes_core::ports::{ActivityCursor, decode_key_cursor, decode_note_cursor, encode_key_cursor, encode_note_cursor};
+use notes_core::ports::{ActivityCursor, cursor_id, cursor_key, encode_key_cursor, encode_note_cursor};
 use notes_core::{Id, Note, Order, Page, SearchQuery, UserId, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -123,6 +123,8 @@ pub async fn create_note(
 
 /// The listing: from DynamoDB in creation or update order (first pages cached), or, with `q` or
 /// `tag`, the ids the search index finds, read back from DynamoDB (never served from the index).
+/// Every cursor the listing hands out is accepted by each of its queries (a cursor of another
+/// query continues at that note's position).
 pub async fn list_notes(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -134,7 +136,7 @@ pub async fn list_notes(
         Sort::Updated => Order::Updated,
     };
     if params.q.is_some() || params.tag.is_some() {
-        let after = params.cursor.as_deref().map(|c| decode_key_cursor(c).ok_or_else(malformed)).transpose()?;
+        let after = params.cursor.as_deref().map(|c| cursor_key(c).ok_or_else(malformed)).transpose()?;
         let query = SearchQuery { text: params.q, tag: params.tag, order };
         let (ids, next) = state.search.search(&user, &query, params.limit, after).await?;
         let items = state.notes.get_many(&user, &ids).await?;
@@ -148,12 +150,12 @@ pub async fn list_notes(
     }
     let page = match order {
         Order::Created => {
-            let after = params.cursor.as_deref().map(|c| decode_note_cursor(c).ok_or_else(malformed)).transpose()?;
+            let after = params.cursor.as_deref().map(|c| cursor_id(c).ok_or_else(malformed)).transpose()?;
             let (items, next) = state.notes.list(&user, params.limit, after).await?;
             Page { items, next_cursor: next.map(encode_note_cursor) }
         }
         Order::Updated => {
-            let after = params.cursor.as_deref().map(|c| decode_key_cursor(c).ok_or_else(malformed)).transpose()?;
+            let after = params.cursor.as_deref().map(|c| cursor_key(c).ok_or_else(malformed)).transpose()?;
             let (items, next) = state.notes.list_updated(&user, params.limit, after).await?;
             Page { items, next_cursor: next.map(encode_key_cursor) }
         }

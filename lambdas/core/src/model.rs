@@ -30,6 +30,14 @@ impl Id {
         Id(uuid::Uuid::now_v7())
     }
 
+    /// The creation time a UUIDv7 carries, in milliseconds (0 for other UUIDs).
+    pub fn millis(self) -> i64 {
+        self.0.get_timestamp().map_or(0, |t| {
+            let (secs, nanos) = t.to_unix();
+            i64::try_from(secs).unwrap_or(0) * 1000 + i64::from(nanos / 1_000_000)
+        })
+    }
+
     /// Parses the canonical hyphenated lower-case form only.
     pub fn parse(s: &str) -> Option<Id> {
         if s.len() != 36 || s.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -117,10 +117,19 @@ impl ActivityCursor {
         let text = String::from_utf8(hex::decode(s).ok()?).ok()?;
         let rest = text.strip_prefix("a:")?;
         let (micros, seq) = rest.split_once(':')?;
+        if !is_integer(micros, 16) || !is_integer(seq, 18) {
+            return None;
+        }
         let micros: i128 = micros.parse().ok()?;
         let at = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()?;
         Some(ActivityCursor { at, seq: seq.parse().ok()? })
     }
+}
+
+/// `-?[0-9]{1,max}`: what the cursors carry (stricter than `str::parse`, which takes `+1`).
+fn is_integer(s: &str, max: usize) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.len() <= max && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Opaque cursor of the notes listing: the last note id of the previous page.
@@ -141,7 +150,22 @@ pub fn encode_key_cursor(key: NoteKey) -> String {
 pub fn decode_key_cursor(s: &str) -> Option<NoteKey> {
     let text = String::from_utf8(hex::decode(s).ok()?).ok()?;
     let (millis, id) = text.strip_prefix("k:")?.split_once(':')?;
+    // At most 14 digits: up to the year 5138, within every store's time range.
+    if millis.starts_with('-') || !is_integer(millis, 14) {
+        return None;
+    }
     Some(NoteKey { millis: millis.parse().ok()?, id: Id::parse(id)? })
+}
+
+/// Any notes cursor as a position in a time-ordered listing (a creation-order cursor becomes its
+/// note's creation time, which its UUIDv7 id carries).
+pub fn cursor_key(s: &str) -> Option<NoteKey> {
+    decode_key_cursor(s).or_else(|| decode_note_cursor(s).map(|id| NoteKey { millis: id.millis(), id }))
+}
+
+/// Any notes cursor as the id to continue after in creation order.
+pub fn cursor_id(s: &str) -> Option<Id> {
+    decode_note_cursor(s).or_else(|| decode_key_cursor(s).map(|k| k.id))
 }
 
 /// A cache (Redis): entries are fields of hashes so that one delete invalidates a group (e.g. every

@@ -85,8 +85,24 @@ pub mod patterns {
 
     /// A media type without parameters.
     pub const CONTENT_TYPE: &str = "^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}$";
-    /// An opaque list cursor.
-    pub const CURSOR: &str = "^[0-9A-Fa-f]+$";
+    /// The hex of one character of a lower-case UUID's digits.
+    const H: &str = "(?:3[0-9]|6[1-6])";
+
+    fn uuid_hex() -> String {
+        format!("{H}{{8}}2d{H}{{4}}2d{H}{{4}}2d{H}{{4}}2d{H}{{12}}")
+    }
+
+    /// A cursor of the notes listing, exactly as the API decodes it: the hex of `n:<id>` (creation
+    /// order) or `k:<milliseconds, 1-14 digits>:<id>` (update order, search).
+    pub fn notes_cursor() -> String {
+        let id = uuid_hex();
+        format!("^(?:6e3a{id}|6b3a(?:3[0-9]){{1,14}}3a{id})$")
+    }
+
+    /// A cursor of the activity log: the hex of `a:<microseconds>:<sequence>`.
+    pub fn activity_cursor() -> String {
+        "^613a(?:2d)?(?:3[0-9]){1,16}3a(?:2d)?(?:3[0-9]){1,18}$".to_string()
+    }
     /// A note or attachment id (canonical lower-case UUID).
     pub const ID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 }

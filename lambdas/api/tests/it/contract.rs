@@ -26,7 +26,8 @@ fn the_documents_patterns_are_the_validation() {
     assert_eq!(att["filename"]["pattern"], json!(patterns::filename()));
     assert_eq!(att["content_type"]["pattern"], json!(patterns::CONTENT_TYPE));
     let params = &doc["components"]["parameters"];
-    assert_eq!(params["Cursor"]["schema"]["pattern"], json!(patterns::CURSOR));
+    assert_eq!(params["NotesCursor"]["schema"]["pattern"], json!(patterns::notes_cursor()));
+    assert_eq!(params["ActivityCursor"]["schema"]["pattern"], json!(patterns::activity_cursor()));
     assert_eq!(params["NoteId"]["schema"]["pattern"], json!(patterns::ID));
     let tag_param = doc["paths"]["/v1/notes"]["get"]["parameters"]
         .as_array()
@@ -75,6 +76,39 @@ fn the_documents_patterns_are_the_validation() {
         assert_eq!(tag.is_match(s), validate::tag_value(s).is_ok(), "tag {s:?}");
         let valid_name = validate::attachment(s.clone(), "a/b", 1).is_ok();
         assert_eq!(filename.is_match(s), valid_name, "filename {s:?}");
+    }
+    // Cursors: every one the API hands out matches, and what matches decodes.
+    use notes_core::ports::{
+        ActivityCursor, decode_key_cursor, decode_note_cursor, encode_key_cursor, encode_note_cursor,
+    };
+    let (notes, activity) = (regex(&patterns::notes_cursor()), regex(&patterns::activity_cursor()));
+    let id = notes_core::Id::new();
+    let key = notes_core::NoteKey { millis: 1_780_000_000_000, id };
+    let handed_out =
+        [encode_note_cursor(id), encode_key_cursor(key), encode_key_cursor(notes_core::NoteKey { millis: 0, id })];
+    for c in &handed_out {
+        assert!(notes.is_match(c), "{c}");
+        assert!(decode_note_cursor(c).is_some() || decode_key_cursor(c).is_some(), "{c}");
+    }
+    let a = ActivityCursor { at: notes_core::now(), seq: 7 }.encode();
+    assert!(activity.is_match(&a) && ActivityCursor::decode(&a).is_some(), "{a}");
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    for text in [
+        format!("k:99999999999999:{id}"),
+        format!("k:+5:{id}"),
+        format!("k:-5:{id}"),
+        format!("k:123456789012345:{id}"),
+        format!("n:{}", id.to_string().to_uppercase()),
+        "n:x".into(),
+        "a:1:2".into(),
+        "a:-1:-2".into(),
+        "a:+1:2".into(),
+        "a:12345678901234567:1".into(),
+    ] {
+        let c = hex(&text);
+        let decodes = decode_note_cursor(&c).is_some() || decode_key_cursor(&c).is_some();
+        assert_eq!(notes.is_match(&c), decodes, "{text}");
+        assert_eq!(activity.is_match(&c), ActivityCursor::decode(&c).is_some(), "{text}");
     }
     let ct = regex(patterns::CONTENT_TYPE);
     for (s, ok) in [
