@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use crate::{Server, token};
 
-/// One response read from a kept-alive connection: status, headers (lower-case names), body.
-fn read_response(stream: &mut TcpStream) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// Status, headers (lower-case names) and body of a response.
+type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One response read from a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> std::io::Result<Reply> {
     let mut raw = Vec::new();
     let mut byte = [0u8; 1];
     while !raw.ends_with(b"\r\n\r\n") {
