@@ -2,16 +2,19 @@
 // ETag/If-Match handling for notes, and attachment uploads to presigned URLs with progress.
 
 import { idToken } from './auth.js';
+import { describe } from './messages.js';
 
 let base = '';
 let onUnauthorized = () => {};
 
-/** An error to show the user: status, the API's error code and its message. */
+/** An error to show the user: status, the API's error code, a sentence for people (`message`) and
+ * the API's own message (`detail`, for developers only). */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
-    super(message);
+  constructor(status, code, detail = '', retryAfter = null) {
+    super(describe(status, code, detail));
     this.status = status;
     this.code = code;
+    this.detail = detail;
     this.retryAfter = retryAfter;
   }
 }
@@ -22,26 +25,10 @@ export function configureApi(apiUrl, unauthorized) {
   onUnauthorized = unauthorized;
 }
 
-const FALLBACK_MESSAGES = {
-  400: 'The request was not accepted.',
-  401: 'Your session has ended. Please sign in again.',
-  403: 'You are not allowed to do that.',
-  404: 'Not found. It may have been deleted.',
-  409: 'That conflicts with a change made elsewhere.',
-  412: 'This note was changed elsewhere since you opened it.',
-  413: 'That is too large.',
-  428: 'The note version is missing; reload and try again.',
-  429: 'Too many requests; wait a moment and try again.',
-  503: 'The service is temporarily unavailable; try again shortly.',
-};
-
 async function toError(res) {
   const body = await res.json().catch(() => null);
   const code = body?.error?.code || `http_${res.status}`;
-  let message = body?.error?.message || FALLBACK_MESSAGES[res.status] || `Request failed (status ${res.status}).`;
-  const retryAfter = res.headers.get('Retry-After');
-  if (res.status === 503 && retryAfter) message += ` (retry in ${retryAfter} s)`;
-  return new ApiError(res.status, code, message, retryAfter);
+  return new ApiError(res.status, code, body?.error?.message || '', res.headers.get('Retry-After'));
 }
 
 /**
@@ -52,7 +39,7 @@ export async function request(path, { method = 'GET', body, ifMatch, query } = {
   const token = await idToken();
   if (!token) {
     onUnauthorized();
-    throw new ApiError(401, 'unauthorized', FALLBACK_MESSAGES[401]);
+    throw new ApiError(401, 'unauthorized');
   }
   const headers = { Accept: 'application/json', Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -69,11 +56,11 @@ export async function request(path, { method = 'GET', body, ifMatch, query } = {
   try {
     res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    throw new ApiError(0, 'network', 'Could not reach the API. Check your connection and try again.');
+    throw new ApiError(0, 'network');
   }
   if (res.status === 401) {
     onUnauthorized();
-    throw new ApiError(401, 'unauthorized', FALLBACK_MESSAGES[401]);
+    throw new ApiError(401, 'unauthorized');
   }
   if (!res.ok) throw await toError(res);
   const data = res.status === 204 ? null : await res.json().catch(() => null);
@@ -85,8 +72,9 @@ function etagOf(etag, note) {
   return etag || (note && note.version !== undefined ? `"${note.version}"` : null);
 }
 
-export async function listNotes(cursor, limit = 20) {
-  return (await request('/notes', { query: { limit, cursor } })).data;
+/** A page of notes: `sort` 'updated' (recent first) or 'created'; `q` words to find; `tag` one tag. */
+export async function listNotes({ cursor, limit = 20, q, tag, sort = 'updated' } = {}) {
+  return (await request('/notes', { query: { limit, cursor, q, tag, sort } })).data;
 }
 
 export async function getNote(id) {
@@ -128,16 +116,19 @@ export async function uploadAttachment(noteId, file, onProgress = () => {}) {
     method: 'POST',
     body: { filename: file.name, content_type: contentType, size: file.size },
   });
-  if (!data?.upload_url) throw new ApiError(0, 'bad_response', 'The API did not return an upload address.');
+  if (!data?.upload_url) throw new ApiError(0, 'bad_response', 'no upload_url');
 
   try {
     await putFile(data.upload_url, file, contentType, onProgress);
   } catch (err) {
-    // The bytes did not arrive: remove the declared attachment so no empty entry is left (best effort).
+    // The bytes did not arrive: remove the declared attachment so no empty entry is left (best effort;
+    // the API also hides and deletes pending attachments once their upload address expires).
     if (data.id) await deleteAttachment(noteId, data.id).catch(() => {});
     throw err;
   }
-  return data;
+  // Tell the API the bytes are there (it checks with one HEAD): the attachment becomes ready.
+  const path = `/notes/${encodeURIComponent(noteId)}/attachments/${encodeURIComponent(data.id)}/confirm`;
+  return (await request(path, { method: 'POST' })).data;
 }
 
 function putFile(url, file, contentType, onProgress) {
@@ -153,11 +144,11 @@ function putFile(url, file, contentType, onProgress) {
         onProgress(1);
         resolve();
       } else {
-        reject(new ApiError(xhr.status, 'upload_failed', `The file upload was refused (status ${xhr.status}).`));
+        reject(new ApiError(xhr.status, 'upload_failed', `storage answered ${xhr.status}`));
       }
     };
-    xhr.onerror = () => reject(new ApiError(0, 'network', 'The file upload failed: could not reach storage.'));
-    xhr.onabort = () => reject(new ApiError(0, 'aborted', 'The file upload was cancelled.'));
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'storage unreachable'));
+    xhr.onabort = () => reject(new ApiError(0, 'aborted'));
     xhr.send(file);
   });
 }

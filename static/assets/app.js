@@ -3,7 +3,8 @@
 import { loadConfig } from './config.js';
 import { initAuth, currentUser, dropSession, onSessionChange, signOut } from './auth.js';
 import { configureApi } from './api.js';
-import { h, render, showError, clearError, clearStaleNotice, notify } from './ui.js';
+import { h, render, showError, clearError, clearStaleNotice, notify, confirmDiscard, hasUnsavedChanges, setUnsavedCheck } from './ui.js';
+import { dropAllDrafts } from './drafts.js';
 import { showSignIn } from './views/signin.js';
 import { showNotes } from './views/notes.js';
 import { showActivity } from './views/activity.js';
@@ -83,17 +84,44 @@ async function start() {
     if (!now && !signingOut) showError('Your session has ended. Please sign in again.');
   });
 
-  document.querySelector('[data-testid="sign-out"]').addEventListener('click', () => {
+  document.querySelector('[data-testid="sign-out"]').addEventListener('click', async () => {
+    if (!(await confirmDiscard())) return;
     clearError();
+    setUnsavedCheck(null);
+    dropAllDrafts(); // nothing of the user's notes stays on this device
     signingOut = true;
     signOut(); // Cognito mode leaves for the hosted UI's logout; dev mode shows the sign-in form
     signingOut = false;
     notify('You have signed out.');
   });
-  window.addEventListener('hashchange', () => {
+
+  // Unsaved edits: switching notes or screens asks first (the address already changed: put it
+  // back while asking); leaving the page asks through the browser's own prompt.
+  let shown = location.hash;
+  let restoring = false;
+  window.addEventListener('hashchange', async () => {
+    if (restoring) {
+      restoring = false;
+      return;
+    }
+    if (hasUnsavedChanges()) {
+      const wanted = location.hash;
+      restoring = true;
+      history.replaceState(null, '', shown || '#/notes');
+      restoring = false;
+      if (!(await confirmDiscard())) return;
+      setUnsavedCheck(null);
+      history.replaceState(null, '', wanted);
+    }
+    shown = location.hash;
     clearError();
     clearStaleNotice();
     route();
+  });
+  window.addEventListener('beforeunload', (event) => {
+    if (!hasUnsavedChanges()) return;
+    event.preventDefault();
+    event.returnValue = '';
   });
   route();
 }

@@ -1,5 +1,8 @@
 // Sign-in: Cognito hosted UI (authorization code + PKCE) in AWS, or the dev server's token endpoint locally.
-// Tokens live in memory and in sessionStorage only (cleared on sign-out), and are refreshed before expiry.
+// Tokens live in memory and in this tab's sessionStorage only (never localStorage or a cookie), are
+// refreshed before expiry and cleared on sign-out. A tab opened later asks the open tabs for the session
+// over a BroadcastChannel (same origin only), so signing in once covers every tab; signing out in one
+// tab signs out all of them. See SPEC.md ("Where the token lives").
 
 const SESSION_KEY = 'notes.session';
 const PKCE_KEY = 'notes.pkce';
@@ -10,6 +13,37 @@ let session = null; // { idToken, refreshToken?, expiresAt, user }
 let refreshTimer = null;
 let refreshing = null;
 const listeners = new Set();
+const PEER_WAIT_MS = 400; // how long a new tab waits for an open tab to hand over the session
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('notes.auth') : null;
+let peerAnswer = null; // resolves with a session an open tab sent
+
+channel?.addEventListener('message', (event) => {
+  const msg = event.data ?? {};
+  if (msg.type === 'ask' && session) channel.postMessage({ type: 'session', session });
+  else if (msg.type === 'session' && peerAnswer && isUsable(msg.session)) peerAnswer(msg.session);
+  else if (msg.type === 'signout' && session) save(null, { broadcast: false });
+});
+
+function isUsable(s) {
+  return Boolean(s && typeof s.idToken === 'string' && Number(s.expiresAt) > Date.now() + 5_000);
+}
+
+/** Asks the other open tabs for their session; null when none answers in time. */
+function askPeers() {
+  if (!channel) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      peerAnswer = null;
+      resolve(null);
+    }, PEER_WAIT_MS);
+    peerAnswer = (s) => {
+      clearTimeout(timer);
+      peerAnswer = null;
+      resolve(s);
+    };
+    channel.postMessage({ type: 'ask' });
+  });
+}
 
 /** Error raised by sign-in and token calls, with a message fit to show to the user. */
 export class AuthError extends Error {}
@@ -46,10 +80,12 @@ function userFromToken(token, fallback) {
   return c['cognito:username'] || c.username || c.preferred_username || c.email || fallback || c.sub || 'you';
 }
 
-function save(next) {
+function save(next, { broadcast = true } = {}) {
+  const signingOut = session && !next;
   session = next;
   if (next) sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
   else sessionStorage.removeItem(SESSION_KEY);
+  if (signingOut && broadcast) channel?.postMessage({ type: 'signout' });
   scheduleRefresh();
   for (const fn of listeners) fn(session);
 }
@@ -108,6 +144,13 @@ export async function initAuth(cfg) {
     sessionStorage.removeItem(SESSION_KEY);
   }
   if (config.auth.mode === 'cognito') await completeRedirect();
+  if (!session) {
+    const shared = await askPeers();
+    if (shared) {
+      session = shared;
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(shared));
+    }
+  }
   if (session && session.expiresAt <= Date.now()) await refresh().catch(() => save(null));
   scheduleRefresh();
   return session;

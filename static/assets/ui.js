@@ -1,5 +1,6 @@
-// Small DOM helpers shared by the views: element builder, the live notice/error regions,
-// the confirmation dialog, date and size formatting.
+// Small DOM helpers shared by the views: element builder, the page-wide live regions (for what
+// concerns the whole app: the session), the inline status line each part of a view keeps next to
+// its controls, the confirmation dialog, the unsaved-changes guard, date and size formatting.
 
 /**
  * Builds an element. attrs: plain attributes, plus `class`, `text`, `dataset`, and `on<Event>` handlers.
@@ -68,13 +69,69 @@ export function clearStaleNotice() {
   el.textContent = '';
 }
 
+/**
+ * A status line to place next to the controls it reports on: `say(text)` for progress and success
+ * (polite live region), `fail(text | error)` for errors (an alert), `clear()`. Messages stay until the
+ * next action replaces them.
+ */
+export function statusLine(testid) {
+  const el = h('div', { class: 'inline-status', 'data-testid': testid });
+  const polite = h('p', { role: 'status', 'aria-live': 'polite', class: 'inline-ok', 'data-testid': `${testid}-ok` });
+  const alert = h('p', { role: 'alert', class: 'inline-error', 'data-testid': `${testid}-error` });
+  el.append(polite, alert);
+  const set = (node, text) => {
+    node.textContent = text;
+    node.classList.toggle('shown', Boolean(text));
+  };
+  return {
+    el,
+    say(text) {
+      set(alert, '');
+      set(polite, text);
+    },
+    fail(messageOrError) {
+      set(polite, '');
+      set(alert, typeof messageOrError === 'string' ? messageOrError : messageOrError?.message || 'Something went wrong.');
+    },
+    clear() {
+      set(polite, '');
+      set(alert, '');
+    },
+  };
+}
+
+// ---- unsaved changes -------------------------------------------------------------------------
+
+let unsavedCheck = null; // () => boolean, set by the editor while it is shown
+
+/** The editor registers how to tell whether it holds unsaved changes (null when it goes away). */
+export function setUnsavedCheck(fn) {
+  unsavedCheck = fn;
+}
+
+export function hasUnsavedChanges() {
+  return Boolean(unsavedCheck?.());
+}
+
+/** Asks before unsaved changes are discarded; resolves true when it is fine to go on. */
+export async function confirmDiscard() {
+  if (!hasUnsavedChanges()) return true;
+  return confirmDialog({
+    title: 'Discard unsaved changes?',
+    text: 'This note has changes that are not saved yet. A copy stays on this device as a draft, and comes back when you open the note again.',
+    confirmLabel: 'Discard changes',
+    cancelLabel: 'Keep editing',
+  });
+}
+
 /** Opens the confirmation dialog; resolves true when the user confirms. Focus returns to the opener. */
-export function confirmDialog({ title, text, confirmLabel = 'Delete' }) {
+export function confirmDialog({ title, text, confirmLabel = 'Delete', cancelLabel = 'Cancel' }) {
   const dialog = document.querySelector('[data-testid="confirm-dialog"]');
   const opener = document.activeElement;
   dialog.querySelector('#confirm-title').textContent = title;
   dialog.querySelector('#confirm-text').textContent = text;
   dialog.querySelector('[data-testid="confirm-ok"]').textContent = confirmLabel;
+  dialog.querySelector('[data-testid="confirm-cancel"]').textContent = cancelLabel;
   dialog.returnValue = 'cancel';
   return new Promise((resolve) => {
     dialog.addEventListener(

@@ -1,7 +1,11 @@
 // Browser test of the notes web app: headless Debian Chromium driven by playwright-core against a running
 // site + API (`cargo xtask dev`). Two users (alice, bob) in separate browser contexts; notes are created,
-// edited and deleted; a 412 conflict is provoked from a second tab; an attachment is uploaded and downloaded;
-// activity and stats are checked; bob must never see alice's notes. Saves a screenshot of the main screen.
+// edited and deleted; search, the tag filter and recent-first order are used; unsaved edits are guarded and
+// come back as a draft; a second tab is signed in without signing in again, and its save makes the first
+// tab's save a 412 conflict; an attachment is uploaded and downloaded under its own name; activity and stats
+// are checked; bob must never see alice's notes. At 390 px every view is screenshotted and must not scroll
+// sideways, with touch targets of at least 44 px; axe-core finds no serious or critical violation on any
+// view. Saves a screenshot of the main screen (and target/browser/mobile-*.png).
 //
 // Env: SITE_URL (default http://127.0.0.1:8080/), API_URL (default http://127.0.0.1:8081),
 //      SCREENSHOT (default <repo>/target/browser/main.png), CHROMIUM (default /usr/bin/chromium),
@@ -12,7 +16,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = await fs.readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -25,6 +33,7 @@ const SERVER_WAIT_MS = Number(process.env.SERVER_WAIT_MS || 60_000);
 const STEP = { timeout: 90_000 };
 
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`; // marks this run's notes
+const SHOTS = path.dirname(SCREENSHOT);
 const title = (s) => `${s} ${RUN}`;
 
 let browser;
@@ -61,11 +70,38 @@ function watch(page, who) {
   return page;
 }
 
-async function newUser(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+async function newUser(name, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport });
   const page = watch(await context.newPage(), name);
   await signIn(page, name);
   return { context, page, name };
+}
+
+/** axe-core on the page as it is: the serious and critical violations, as "rule: target" lines. */
+async function axe(page, view) {
+  await page.evaluate(AXE_SOURCE); // through the DevTools protocol: the page's CSP does not apply to it
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${view}: ${v.id} (${v.impact}) at ${n.target.join(' ')}: ${v.help}`));
+}
+
+/** The page does not scroll sideways; returns its width and the window's. */
+async function widths(page) {
+  return page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth }));
+}
+
+/** Visible controls smaller than 44 px in either direction (inline text links excepted, as in WCAG 2.5.8). */
+async function smallTargets(page) {
+  return page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('button, .button, input, select, textarea, nav a, [data-testid="tag"]')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+      if (r.height < 44 || r.width < 44) out.push(`${el.tagName.toLowerCase()}[${el.dataset.testid ?? el.textContent.trim().slice(0, 20)}] ${Math.round(r.width)}x${Math.round(r.height)}`);
+    }
+    return out;
+  });
 }
 
 async function signIn(page, name, hash = '') {
@@ -91,6 +127,11 @@ async function createNote(page, { name, body = '', tags = '' }) {
   await editor.waitFor();
   await page.getByTestId('notes-list').getByText(name, { exact: true }).waitFor();
   return editor.getAttribute('data-note-id');
+}
+
+async function saveAndWait(page) {
+  await page.getByTestId('save-note').click();
+  await page.getByTestId('editor-status-ok').filter({ hasText: 'saved' }).waitFor();
 }
 
 async function listTitles(page) {
@@ -172,8 +213,14 @@ test('alice creates and edits notes', STEP, async () => {
   await p.getByLabel('Title', { exact: true }).fill(title('Groceries for Sunday'));
   await p.getByLabel('Text', { exact: true }).fill('milk\neggs\nbread');
   await p.getByLabel('Tags', { exact: true }).fill('home, shopping, weekend');
-  await p.getByTestId('save-note').click();
-  await p.getByTestId('notice').filter({ hasText: 'saved' }).waitFor();
+  await saveAndWait(p);
+  // Said next to the button that did it, not at the top of the page.
+  const near = await p.evaluate(() => {
+    const status = document.querySelector('[data-testid="editor-status-ok"]').getBoundingClientRect();
+    const save = document.querySelector('[data-testid="save-note"]').getBoundingClientRect();
+    return Math.abs(status.top - save.bottom) < 120;
+  });
+  assert.ok(near, 'the "saved" message is next to the save button');
   await p.getByTestId('notes-list').getByText(title('Groceries for Sunday'), { exact: true }).waitFor();
 
   await p.reload(); // the session survives a reload (sessionStorage)
@@ -187,14 +234,14 @@ test('saving a stale version from a second tab shows a 412 conflict and offers r
   const first = alice.page;
   const second = watch(await alice.context.newPage(), 'alice-tab2');
   try {
-    // Tokens live in sessionStorage, which is per tab: the second tab signs in too.
-    await signIn(second, 'alice', `#/notes/${ids.groceries}`);
+    // A new tab asks the open ones for the session: no second sign-in.
+    await second.goto(new URL(`#/notes/${ids.groceries}`, SITE_URL).href);
     await second.locator(`[data-testid="editor"][data-note-id="${ids.groceries}"]`).waitFor();
+    assert.equal(await second.getByTestId('current-user').textContent(), 'alice');
     await openNote(first, ids.groceries);
 
     await second.getByLabel('Text', { exact: true }).fill('changed in the second tab');
-    await second.getByTestId('save-note').click();
-    await second.getByTestId('notice').filter({ hasText: 'saved' }).waitFor();
+    await saveAndWait(second);
 
     await first.getByLabel('Text', { exact: true }).fill('changed in the first tab, from a stale version');
     await first.getByTestId('save-note').click();
@@ -208,8 +255,7 @@ test('saving a stale version from a second tab shows a 412 conflict and offers r
 
     // After the reload the first tab holds the current version and can save.
     await first.getByLabel('Text', { exact: true }).fill('milk\neggs\nbread\nbutter');
-    await first.getByTestId('save-note').click();
-    await first.getByTestId('notice').filter({ hasText: 'saved' }).waitFor();
+    await saveAndWait(first);
   } finally {
     await second.close();
   }
@@ -228,6 +274,11 @@ test('alice uploads an attachment and gets a working download link', STEP, async
   const res = await alice.context.request.get(new URL(href, SITE_URL).href);
   assert.equal(res.status(), 200, 'the download URL answers');
   assert.equal(await res.text(), content, 'the downloaded bytes are the uploaded ones');
+  assert.match(res.headers()['content-disposition'] ?? '', /filename="receipt\.txt"/, 'saved under its own name');
+  const download = p.waitForEvent('download');
+  await link.click();
+  assert.equal((await download).suggestedFilename(), 'receipt.txt', 'the browser saves it as receipt.txt');
+  await p.getByTestId('attachments-status-ok').filter({ hasText: 'Uploaded receipt.txt' }).waitFor();
 });
 
 test('alice deletes a note after confirming', STEP, async () => {
@@ -245,11 +296,89 @@ test('alice deletes a note after confirming', STEP, async () => {
   await p.getByTestId('delete-note').click();
   await dialog.waitFor();
   await p.getByTestId('confirm-ok').click();
-  await p.getByTestId('notice').filter({ hasText: 'deleted' }).waitFor();
   await p.locator(`[data-testid="note-item"][data-note-id="${ids.draft}"]`).waitFor({ state: 'detached' });
   const titles = await listTitles(p);
   assert.ok(!titles.includes(title('Draft to delete')), 'the deleted note is gone');
   assert.ok(titles.includes(title('Groceries for Sunday')), 'the other note is still there');
+});
+
+test('search, the tag filter and recent-first order', STEP, async () => {
+  const p = alice.page;
+  ids.older = await createNote(p, { name: title('Older plan'), body: `lisbon trip ${RUN}`, tags: `trip${RUN.slice(0, 6)}` });
+  ids.newer = await createNote(p, { name: title('Newer idea'), body: 'an idea' });
+  await p.goto(new URL('#/notes', SITE_URL).href);
+  const mine = async () => (await p.getByTestId('note-item-title').allTextContents()).filter((t) => t.endsWith(RUN));
+  await waitUntil('the newest note first', async () => (await mine())[0] === title('Newer idea'), 15_000, 200);
+
+  // An edit moves a note to the top (the list is recently updated first).
+  await openNote(p, ids.older);
+  await p.getByLabel('Text', { exact: true }).fill(`lisbon trip ${RUN}, booked`);
+  await saveAndWait(p);
+  await waitUntil('the edited note on top', async () => (await mine())[0] === title('Older plan'), 15_000, 200);
+  await p.getByTestId('sort').selectOption('created');
+  await waitUntil('creation order', async () => (await mine())[0] === title('Newer idea'), 15_000, 200);
+  await p.getByTestId('sort').selectOption('updated');
+
+  // Search: words of the title or text, as prefixes.
+  await p.goto(new URL('#/notes', SITE_URL).href);
+  await p.getByLabel('Search', { exact: true }).fill(`lisb ${RUN}`);
+  await waitUntil('search results', async () => {
+    const titles = await p.getByTestId('note-item-title').allTextContents();
+    return titles.length === 1 && titles[0] === title('Older plan');
+  }, ACTIVITY_TIMEOUT_MS, 300);
+  await p.getByTestId('notes-live-ok').filter({ hasText: '1 matching note' }).waitFor();
+  await p.getByLabel('Search', { exact: true }).fill('');
+
+  // Tags are links to the notes that have them.
+  const tag = `trip${RUN.slice(0, 6)}`;
+  await waitUntil('the full list again', async () => (await mine()).length >= 3, 15_000, 300);
+  await p.locator(`[data-testid="note-item"][data-note-id="${ids.older}"]`).getByTestId('tag').filter({ hasText: tag }).click();
+  await p.getByTestId('tag-filter').filter({ hasText: tag }).waitFor();
+  await waitUntil('notes with the tag', async () => {
+    const titles = await p.getByTestId('note-item-title').allTextContents();
+    return titles.length === 1 && titles[0] === title('Older plan');
+  }, ACTIVITY_TIMEOUT_MS, 300);
+  await p.getByTestId('clear-tag').click();
+  await waitUntil('every note again', async () => (await mine()).length >= 3, 15_000, 300);
+});
+
+test('unsaved edits are guarded and come back as a draft', STEP, async () => {
+  const p = alice.page;
+  await openNote(p, ids.newer);
+  await p.getByLabel('Text', { exact: true }).fill('not saved yet');
+  await p.waitForTimeout(400); // the draft is written as you type (debounced)
+
+  // Switching notes asks first; keeping on editing stays on the note, text and address unchanged.
+  await p.locator(`[data-testid="note-item"][data-note-id="${ids.older}"] a.note-link`).click();
+  const dialog = p.getByTestId('confirm-dialog');
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /unsaved changes/i);
+  await p.getByTestId('confirm-cancel').click();
+  assert.equal(await p.getByLabel('Text', { exact: true }).inputValue(), 'not saved yet');
+  assert.ok(p.url().endsWith(`#/notes/${ids.newer}`), p.url());
+  // Signing out asks too.
+  await p.getByTestId('sign-out').click();
+  await dialog.waitFor();
+  await p.getByTestId('confirm-cancel').click();
+  await p.getByTestId('current-user').filter({ hasText: 'alice' }).waitFor();
+
+  // Another tab (or a later visit) gets the draft back, and can drop it.
+  const other = watch(await alice.context.newPage(), 'alice-tab3');
+  try {
+    await other.goto(new URL(`#/notes/${ids.newer}`, SITE_URL).href);
+    await other.getByTestId('draft-notice').waitFor();
+    assert.equal(await other.getByLabel('Text', { exact: true }).inputValue(), 'not saved yet');
+    await other.getByTestId('discard-draft').click();
+    assert.equal(await other.getByLabel('Text', { exact: true }).inputValue(), 'an idea');
+  } finally {
+    await other.close();
+  }
+
+  // Leaving after all: confirmed, the editor closes.
+  await p.getByTestId('close-note').click();
+  await dialog.waitFor();
+  await p.getByTestId('confirm-ok').click();
+  await p.locator('[data-testid="editor"]').waitFor({ state: 'detached' });
 });
 
 test('bob never sees alice\'s notes', STEP, async () => {
@@ -300,6 +429,70 @@ test('stats show totals and a per-day chart', STEP, async () => {
   assert.ok(notes >= 1, `notes_total is ${notes}`);
   assert.ok(attachments >= 1, `attachments_total is ${attachments}`);
   assert.equal(await p.locator('[data-testid="stats-chart"] > li').count(), 30);
+});
+
+test('390 px: every view fits, touch targets of 44 px, a close control atop the editor; axe finds nothing serious', { timeout: 180_000 }, async () => {
+  const phone = { width: 390, height: 844 };
+  const context = await browser.newContext({ viewport: phone, isMobile: true, hasTouch: true });
+  const p = watch(await context.newPage(), 'alice-390');
+  const violations = [];
+  const check = async (view) => {
+    await p.evaluate(() => document.activeElement?.blur());
+    await p.screenshot({ path: path.join(SHOTS, `mobile-${view}.png`), fullPage: true });
+    const w = await widths(p);
+    assert.ok(w.scroll <= w.view, `${view}: the page is ${w.scroll} px wide in a ${w.view} px window`);
+    assert.deepEqual(await smallTargets(p), [], `${view}: touch targets under 44 px`);
+    violations.push(...(await axe(p, view)));
+  };
+  try {
+    await fs.mkdir(SHOTS, { recursive: true });
+    await p.goto(SITE_URL);
+    await p.getByLabel('User name', { exact: true }).waitFor();
+    await check('sign-in');
+    await p.getByLabel('User name', { exact: true }).fill('alice');
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByTestId('current-user').filter({ hasText: 'alice' }).waitFor();
+
+    // A long unbroken title, the kind that used to make the activity view 2,400 px wide.
+    const long = `${'W'.repeat(170)}${RUN}`;
+    await p.goto(new URL('#/notes/new', SITE_URL).href);
+    await p.getByLabel('Title', { exact: true }).fill(long);
+    await p.getByLabel('Tags', { exact: true }).fill(`${'t'.repeat(32)}, x`);
+    await p.getByTestId('save-note').click();
+    const editor = p.locator('[data-testid="editor"]:not([data-note-id=""])');
+    await editor.waitFor();
+    ids.long = await editor.getAttribute('data-note-id');
+    const close = await p.getByTestId('close-editor').boundingBox();
+    const titleBox = await p.getByLabel('Title', { exact: true }).boundingBox();
+    assert.ok(close && titleBox && close.y < titleBox.y, 'the close control is at the top of the editor');
+    await check('editor');
+    await p.getByTestId('close-editor').click();
+    await p.getByTestId('notes-list').waitFor();
+    await check('notes');
+    await p.getByTestId('nav').getByRole('link', { name: 'Activity' }).click();
+    await waitUntil('the long title in the activity', async () => {
+      await p.getByTestId('refresh-activity').click();
+      await p.waitForTimeout(300);
+      return (await p.locator(`[data-testid="activity-item"][data-note-id="${ids.long}"]`).count()) > 0;
+    }, ACTIVITY_TIMEOUT_MS, 500);
+    await check('activity');
+    await p.getByTestId('nav').getByRole('link', { name: 'Stats' }).click();
+    await p.getByTestId('stats-chart').waitFor();
+    await check('stats');
+    await p.goto(new URL(`#/notes/${ids.groceries}`, SITE_URL).href);
+    await p.getByTestId('attachment-link').first().waitFor();
+    await check('editor-with-attachment');
+  } finally {
+    await context.close();
+  }
+  // The desktop views of alice, too.
+  const d = alice.page;
+  for (const [view, hash, ready] of [['desktop-notes', `#/notes/${ids.groceries}`, 'attachment-link'], ['desktop-activity', '#/activity', 'activity-list'], ['desktop-stats', '#/stats', 'stats-chart']]) {
+    await d.goto(new URL(hash, SITE_URL).href);
+    await d.getByTestId(ready).first().waitFor();
+    violations.push(...(await axe(d, view)));
+  }
+  assert.deepEqual(violations, [], 'axe-core: serious or critical violations');
 });
 
 test('screenshot of the main screen; no page errors or CSP violations', STEP, async () => {

@@ -35,3 +35,22 @@ test('tags: at most 20, each at most 32 characters', () => {
   assert.deepEqual(validateNote({ title: 't', body: '', tags: 'x'.repeat(32) }).errors, {});
   assert.ok(validateNote({ title: 't', body: '', tags: 'x'.repeat(33) }).errors.tags);
 });
+
+test('API errors become sentences a person understands, never the raw API message', async () => {
+  const { describe } = await import('../../static/assets/messages.js');
+  const raw = [
+    [400, 'invalid', 'size: must be 1 to 26214400 bytes', /25 MB/],
+    [400, 'invalid', 'title: must contain a visible character', /title/],
+    [404, 'not_found', 'no such resource', /no longer exists/],
+    [412, 'precondition_failed', 'If-Match does not match the note', /changed elsewhere/],
+    [409, 'limit_reached', 'at most 50 attachments per note', /50/],
+    [503, 'unavailable', 'a backing service is unavailable, retry later', /try again/],
+    [0, 'network', '', /connection/],
+    [418, 'teapot', 'I am a teapot', /did not work/],
+  ];
+  for (const [status, code, message, expected] of raw) {
+    const text = describe(status, code, message);
+    assert.match(text, expected, `${code}: ${text}`);
+    if (message) assert.ok(!text.includes(message), `${code}: the raw message leaked: ${text}`);
+  }
+});

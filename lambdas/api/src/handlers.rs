@@ -1,38 +1,31 @@
-//! The endpoints. Every handler scopes its store calls to the caller's id.
+//! The endpoints of health, docs, notes, activity and stats (attachments: `attachments.rs`).
+//! Every handler scopes its store calls to the caller's id.
 
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use notes_core::ports::{ActivityCursor, decode_note_cursor, encode_note_cursor};
-use notes_core::{Attachment, Id, Note, Page, UserId, blob_key, rfc3339, validate};
+use notes_core::cache::keys;
+use notes_core::ports::{ActivityCursor, cursor_id, cursor_key, encode_key_cursor, encode_note_cursor};
+use notes_core::{Id, Note, Order, Page, SearchQuery, UserId, validate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, ListParams, id};
+use crate::extract::{JsonBody, ListParams, NoteListParams, PathParams, Sort, id};
 use crate::identity::Caller;
-
-const PRESIGN: Duration = Duration::from_secs(notes_core::PRESIGN_SECS);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
     title: String,
     body: String,
+    /// Absent is no tags; `null` is refused like any other wrong type.
     #[serde(default)]
-    tags: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttachmentInput {
-    filename: String,
-    content_type: String,
-    size: u64,
+    tags: Vec<String>,
 }
 
 fn etag(note: &Note) -> HeaderValue {
@@ -48,15 +41,7 @@ fn note_response(status: StatusCode, note: &Note) -> Response {
 // ---- cache-aside ---------------------------------------------------------------------------
 
 /// Single notes and first list pages live this long in the cache (writes also invalidate).
-pub const CACHE_TTL: Duration = Duration::from_secs(60);
-
-fn note_key(user: &UserId, id: Id) -> String {
-    format!("note:{}:{id}", user.as_str())
-}
-
-fn list_key(user: &UserId) -> String {
-    format!("notes:{}", user.as_str())
-}
+pub const CACHE_TTL: Duration = keys::TTL;
 
 async fn cache_get<T: serde::de::DeserializeOwned>(state: &AppState, key: &str, field: &str) -> Option<T> {
     let cache = state.cache.as_ref()?;
@@ -72,12 +57,14 @@ async fn cache_put<T: Serialize>(state: &AppState, key: &str, field: &str, value
     }
 }
 
-async fn invalidate(state: &AppState, user: &UserId, note: Option<Id>) {
+/// Deletes what a write made stale. When Redis does not answer, the adapter retries before its
+/// next use and the stream consumer deletes the same keys: no stale read outlives the blip.
+pub(crate) async fn invalidate(state: &AppState, user: &UserId, note: Option<Id>) {
     if let Some(cache) = state.cache.as_ref() {
-        let mut keys = vec![list_key(user)];
-        keys.extend(note.map(|id| note_key(user, id)));
-        if let Err(e) = cache.invalidate(&keys).await {
-            tracing::warn!(error = %e, "cache invalidation failed; entries expire within {CACHE_TTL:?}");
+        let mut stale = vec![keys::list(user)];
+        stale.extend(note.map(|id| keys::note(user, id)));
+        if let Err(e) = cache.invalidate(&stale).await {
+            tracing::warn!(error = %e, "cache invalidation failed; retried when Redis answers, and by the stream consumer");
         }
     }
 }
@@ -124,7 +111,7 @@ pub async fn create_note(
     Caller(user): Caller,
     JsonBody(input): JsonBody<NoteInput>,
 ) -> Result<Response, ApiError> {
-    let content = validate::note(input.title, input.body, input.tags)?;
+    let content = validate::note(input.title, input.body, Some(input.tags))?;
     let note = state.notes.create(&user, content).await?;
     invalidate(&state, &user, None).await;
     let mut response = note_response(StatusCode::CREATED, &note);
@@ -134,25 +121,47 @@ pub async fn create_note(
     Ok(response)
 }
 
+/// The listing: from DynamoDB in creation or update order (first pages cached), or, with `q` or
+/// `tag`, the ids the search index finds, read back from DynamoDB (never served from the index).
+/// Every cursor the listing hands out is accepted by each of its queries (a cursor of another
+/// query continues at that note's position).
 pub async fn list_notes(
     State(state): State<AppState>,
     Caller(user): Caller,
-    params: ListParams,
+    params: NoteListParams,
 ) -> Result<Json<Page<Note>>, ApiError> {
-    let after = match &params.cursor {
-        Some(c) => Some(decode_note_cursor(c).ok_or_else(|| ApiError::bad_request("malformed cursor"))?),
-        None => None,
+    let malformed = || ApiError::bad_request("malformed cursor");
+    let order = match params.sort {
+        Sort::Created => Order::Created,
+        Sort::Updated => Order::Updated,
     };
-    let field = params.limit.to_string();
-    if after.is_none()
-        && let Some(page) = cache_get::<Page<Note>>(&state, &list_key(&user), &field).await
+    if params.q.is_some() || params.tag.is_some() {
+        let after = params.cursor.as_deref().map(|c| cursor_key(c).ok_or_else(malformed)).transpose()?;
+        let query = SearchQuery { text: params.q, tag: params.tag, order };
+        let (ids, next) = state.search.search(&user, &query, params.limit, after).await?;
+        let items = state.notes.get_many(&user, &ids).await?;
+        return Ok(Json(Page { items, next_cursor: next.map(encode_key_cursor) }));
+    }
+    let field = format!("{}:{}", params.sort.as_str(), params.limit);
+    if params.cursor.is_none()
+        && let Some(page) = cache_get::<Page<Note>>(&state, &keys::list(&user), &field).await
     {
         return Ok(Json(page));
     }
-    let (items, next) = state.notes.list(&user, params.limit, after).await?;
-    let page = Page { items, next_cursor: next.map(encode_note_cursor) };
-    if after.is_none() {
-        cache_put(&state, &list_key(&user), &field, &page).await;
+    let page = match order {
+        Order::Created => {
+            let after = params.cursor.as_deref().map(|c| cursor_id(c).ok_or_else(malformed)).transpose()?;
+            let (items, next) = state.notes.list(&user, params.limit, after).await?;
+            Page { items, next_cursor: next.map(encode_note_cursor) }
+        }
+        Order::Updated => {
+            let after = params.cursor.as_deref().map(|c| cursor_key(c).ok_or_else(malformed)).transpose()?;
+            let (items, next) = state.notes.list_updated(&user, params.limit, after).await?;
+            Page { items, next_cursor: next.map(encode_key_cursor) }
+        }
+    };
+    if params.cursor.is_none() {
+        cache_put(&state, &keys::list(&user), &field, &page).await;
     }
     Ok(Json(page))
 }
@@ -160,10 +169,10 @@ pub async fn list_notes(
 pub async fn get_note(
     State(state): State<AppState>,
     Caller(user): Caller,
-    Path(note): Path<String>,
+    PathParams(note): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let note = id(&note)?;
-    let key = note_key(&user, note);
+    let key = keys::note(&user, note);
     if let Some(cached) = cache_get::<Note>(&state, &key, "v").await {
         return Ok(note_response(StatusCode::OK, &cached));
     }
@@ -172,43 +181,69 @@ pub async fn get_note(
     Ok(note_response(StatusCode::OK, &found))
 }
 
-/// `If-Match: "3"` (or `W/"3"`) → `Some(Some(3))`; `*` → `Some(None)`; absent → `None`;
-/// anything else matches no version.
-fn if_match(headers: &HeaderMap) -> Result<Option<Option<u64>>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let value = value.to_str().unwrap_or("").trim();
-    if value == "*" {
-        return Ok(Some(None));
+/// What `If-Match` allows (RFC 9110, section 13.1.1: strong comparison, so a weak tag
+/// `W/"3"` never matches): absent → `None`; `*` → any version; `"3"` or a list of tags → those
+/// versions (possibly none, which matches nothing).
+pub(crate) fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
+    let values: Vec<&str> = headers.get_all(header::IF_MATCH).iter().map(|v| v.to_str().unwrap_or("\u{0}")).collect();
+    if values.is_empty() {
+        return None;
     }
-    let tag = value.strip_prefix("W/").unwrap_or(value);
-    match tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<u64>().ok()) {
-        Some(version) => Ok(Some(Some(version))),
-        None => Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            "If-Match does not match the note",
-        )),
+    let tags: Vec<&str> = values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()).collect();
+    if tags == ["*"] {
+        return Some(IfMatch::Any);
     }
+    let versions = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"'))
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .collect();
+    Some(IfMatch::Versions(versions))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum IfMatch {
+    Any,
+    Versions(Vec<u64>),
+}
+
+fn stale() -> ApiError {
+    ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition_failed", "If-Match does not match the note")
 }
 
 pub async fn update_note(
     State(state): State<AppState>,
     Caller(user): Caller,
-    Path(note): Path<String>,
+    PathParams(note): PathParams<String>,
     headers: HeaderMap,
     JsonBody(input): JsonBody<NoteInput>,
 ) -> Result<Response, ApiError> {
     let note = id(&note)?;
-    let Some(expected) = if_match(&headers)? else {
+    let Some(condition) = if_match(&headers) else {
         return Err(ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
             "precondition_required",
             "send If-Match with the note's ETag",
         ));
     };
-    let content = validate::note(input.title, input.body, input.tags)?;
+    let content = validate::note(input.title, input.body, Some(input.tags))?;
+    let expected = match condition {
+        IfMatch::Any => None,
+        IfMatch::Versions(versions) if versions.len() == 1 => Some(versions[0]),
+        IfMatch::Versions(versions) if versions.is_empty() => {
+            // Still a 404 for a note that does not exist (or is another user's).
+            state.notes.get(&user, note).await?;
+            return Err(stale());
+        }
+        IfMatch::Versions(versions) => {
+            let current = state.notes.get(&user, note).await?.version;
+            if !versions.contains(&current) {
+                return Err(stale());
+            }
+            Some(current)
+        }
+    };
     let result = state.notes.update(&user, note, expected, content).await;
     if !matches!(result, Err(notes_core::StoreError::NotFound)) {
         invalidate(&state, &user, Some(note)).await;
@@ -219,7 +254,7 @@ pub async fn update_note(
 pub async fn delete_note(
     State(state): State<AppState>,
     Caller(user): Caller,
-    Path(note): Path<String>,
+    PathParams(note): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     let note = id(&note)?;
     let removed = state.notes.delete(&user, note).await?;
@@ -228,7 +263,7 @@ pub async fn delete_note(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_blobs(state: &AppState, keys: Vec<String>) {
+pub(crate) async fn delete_blobs(state: &AppState, keys: Vec<String>) {
     if keys.is_empty() {
         return;
     }
@@ -236,84 +271,6 @@ async fn delete_blobs(state: &AppState, keys: Vec<String>) {
         // The metadata is gone, so the objects are unreachable through the API; log them.
         tracing::warn!(error = %e, ?keys, "could not delete attachment objects");
     }
-}
-
-// ---- attachments ---------------------------------------------------------------------------
-
-pub async fn create_attachment(
-    State(state): State<AppState>,
-    Caller(user): Caller,
-    Path(note): Path<String>,
-    JsonBody(input): JsonBody<AttachmentInput>,
-) -> Result<Response, ApiError> {
-    let note = id(&note)?;
-    let new = validate::attachment(input.filename, &input.content_type, input.size)?;
-    let attachment_id = Id::new();
-    let attachment = Attachment {
-        id: attachment_id,
-        note_id: note,
-        key: blob_key(&user, note, attachment_id),
-        filename: new.filename,
-        content_type: new.content_type,
-        size: new.size,
-        created_at: notes_core::now(),
-    };
-    let upload =
-        state.blobs.presign_upload(&attachment.key, &attachment.content_type, attachment.size, PRESIGN).await?;
-    state.notes.add_attachment(&user, &attachment).await?;
-    let headers: serde_json::Map<String, Value> =
-        upload.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    let body = json!({
-        "id": attachment.id,
-        "note_id": attachment.note_id,
-        "filename": attachment.filename,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "created_at": rfc3339(attachment.created_at),
-        "upload_url": upload.url,
-        "upload_method": "PUT",
-        "upload_headers": headers,
-        "expires_at": rfc3339(upload.expires_at),
-    });
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/notes/{note}/attachments/{}", attachment.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
-}
-
-pub async fn list_attachments(
-    State(state): State<AppState>,
-    Caller(user): Caller,
-    Path(note): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let note = id(&note)?;
-    let attachments = state.notes.list_attachments(&user, note).await?;
-    let mut items = Vec::with_capacity(attachments.len());
-    for a in attachments {
-        let url = state.blobs.presign_download(&a.key, &a.filename, PRESIGN).await?;
-        items.push(json!({
-            "id": a.id,
-            "note_id": a.note_id,
-            "filename": a.filename,
-            "content_type": a.content_type,
-            "size": a.size,
-            "download_url": url,
-            "created_at": rfc3339(a.created_at),
-        }));
-    }
-    Ok(Json(json!({ "items": items })))
-}
-
-pub async fn delete_attachment(
-    State(state): State<AppState>,
-    Caller(user): Caller,
-    Path((note, attachment)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let (note, attachment) = (id(&note)?, id(&attachment)?);
-    let removed = state.notes.delete_attachment(&user, note, attachment).await?;
-    delete_blobs(&state, vec![removed.key]).await;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- activity, stats -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! calls [`identity::with_claims`] on each request it authenticated, exactly where API Gateway's
 //! Cognito authorizer puts the claims (requests without them get 401).
 
+pub mod attachments;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
-use notes_core::ports::{Activity, Blobs, Cache, Notes};
+use notes_core::ports::{Activity, Blobs, Cache, Notes, Search};
 
 pub use identity::{Claims, with_claims};
 
@@ -32,6 +33,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub struct AppState {
     pub notes: Arc<dyn Notes>,
     pub activity: Arc<dyn Activity>,
+    /// The search index (PostgreSQL), derived from the notes' stream.
+    pub search: Arc<dyn Search>,
     pub blobs: Arc<dyn Blobs>,
     /// `None`: no cache configured (every read goes to the notes store).
     pub cache: Option<Arc<dyn Cache>>,
@@ -57,9 +60,11 @@ impl AppState {
             }
             None => None,
         };
+        let pg = Arc::new(notes_core::postgres::Pg::new(pg));
         Ok(AppState {
             notes: Arc::new(notes_core::dynamo::DynamoNotes::new(aws_sdk_dynamodb_client(&sdk), table)),
-            activity: Arc::new(notes_core::postgres::PgActivity::new(Arc::new(notes_core::postgres::Pg::new(pg)))),
+            activity: Arc::new(notes_core::postgres::PgActivity::new(pg.clone())),
+            search: Arc::new(notes_core::search::PgSearch::new(pg)),
             blobs: Arc::new(notes_core::blobs::S3Blobs::new(config::s3_client(&sdk), bucket)),
             cache,
             site_origin: config::var("SITE_ORIGIN"),
@@ -74,6 +79,7 @@ fn aws_sdk_dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Cli
 /// Every route: (path, method, handler). [`router`] is built from this table and the OpenAPI
 /// test compares it with `openapi.json`, so the two cannot drift apart.
 fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
+    use attachments::*;
     use handlers::*;
     vec![
         ("/v1/health", Method::GET, get(health)),
@@ -86,6 +92,7 @@ fn routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/v1/notes/{id}/attachments", Method::POST, post(create_attachment)),
         ("/v1/notes/{id}/attachments", Method::GET, get(list_attachments)),
         ("/v1/notes/{id}/attachments/{attachment_id}", Method::DELETE, delete(delete_attachment)),
+        ("/v1/notes/{id}/attachments/{attachment_id}/confirm", Method::POST, post(confirm_attachment)),
         ("/v1/activity", Method::GET, get(activity)),
         ("/v1/stats", Method::GET, get(stats)),
     ]

@@ -3,6 +3,12 @@
 //! Every call is bounded by short timeouts, and after a failure the cache is skipped for a few
 //! seconds (no connection attempt at all), so a sick Redis costs requests at most one timeout
 //! before they go straight to DynamoDB.
+//!
+//! No lost invalidation: keys whose deletion failed are kept, and the first time Redis answers
+//! again they are deleted before anything else is asked; until that succeeds, every `get` is a
+//! miss. So after a blip (Redis paused, a dropped connection) this process never reads an entry it
+//! meant to delete. Other processes are covered by the stream consumer, which deletes the same
+//! keys for every note change (see [`keys`]).
 
 use std::time::{Duration, Instant};
 
@@ -19,24 +25,59 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long to skip Redis after a failure.
 const BACKOFF: Duration = Duration::from_secs(5);
 
+/// The cache's keys and their lifetime, shared by the API (which fills and invalidates them) and
+/// the stream consumer (which invalidates them again for every note change).
+pub mod keys {
+    use crate::model::{Id, UserId};
+
+    /// Single notes and first list pages live this long in the cache (writes also invalidate).
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// One note (field `v`).
+    pub fn note(user: &UserId, id: Id) -> String {
+        format!("note:{}:{id}", user.as_str())
+    }
+
+    /// The first pages of a user's listing (one field per order and page size).
+    pub fn list(user: &UserId) -> String {
+        format!("notes:{}", user.as_str())
+    }
+
+    /// Every key a change of note `id` makes stale.
+    pub fn of_note(user: &UserId, id: Id) -> Vec<String> {
+        vec![list(user), note(user, id)]
+    }
+}
+
 pub struct RedisCache {
     /// `Some` for a fixed URL; `None` with IAM auth, where each connection gets a fresh token.
     client: Option<Client>,
     iam: Option<crate::config::ElastiCacheIam>,
     state: Mutex<State>,
+    backoff: Duration,
 }
 
 #[derive(Default)]
 struct State {
     conn: Option<MultiplexedConnection>,
     down_until: Option<Instant>,
+    /// Keys whose deletion failed, and when: deleted before anything else once Redis answers
+    /// (dropped once older than the entries' TTL: by then what they guarded has expired).
+    pending: Vec<(String, Instant)>,
 }
 
 impl RedisCache {
     /// `redis://host:port` or `rediss://[user@]host:port` (TLS with rustls, system roots).
     pub fn new(url: &str) -> Result<RedisCache, StoreError> {
         let client = Client::open(url).map_err(|e| StoreError::other(format!("bad Redis URL: {e}")))?;
-        Ok(RedisCache { client: Some(client), iam: None, state: Mutex::new(State::default()) })
+        Ok(RedisCache { client: Some(client), iam: None, state: Mutex::new(State::default()), backoff: BACKOFF })
+    }
+
+    /// How long to skip Redis after a failure (5 s by default; the stream consumer, which must
+    /// invalidate as soon as Redis is back, uses zero).
+    pub fn with_backoff(mut self, backoff: Duration) -> RedisCache {
+        self.backoff = backoff;
+        self
     }
 
     /// From a target of [`crate::config::redis_target`].
@@ -44,7 +85,7 @@ impl RedisCache {
         match target {
             crate::config::RedisTarget::Url(url) => RedisCache::new(&url),
             crate::config::RedisTarget::Iam(iam) => {
-                Ok(RedisCache { client: None, iam: Some(iam), state: Mutex::new(State::default()) })
+                Ok(RedisCache { client: None, iam: Some(iam), state: Mutex::new(State::default()), backoff: BACKOFF })
             }
         }
     }
@@ -68,7 +109,8 @@ impl RedisCache {
             state.down_until = None;
         }
         if let Some(conn) = &state.conn {
-            return Ok(conn.clone());
+            let conn = conn.clone();
+            return self.flush_pending(&mut state, conn).await;
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -76,7 +118,7 @@ impl RedisCache {
         let client = match self.client().await {
             Ok(client) => client,
             Err(e) => {
-                state.down_until = Some(Instant::now() + BACKOFF);
+                state.down_until = Some(Instant::now() + self.backoff);
                 return Err(e);
             }
         };
@@ -84,25 +126,64 @@ impl RedisCache {
         match tokio::time::timeout(CONNECT_TIMEOUT * 2, connect).await {
             Ok(Ok(conn)) => {
                 state.conn = Some(conn.clone());
-                Ok(conn)
+                self.flush_pending(&mut state, conn).await
             }
             Ok(Err(e)) => {
-                state.down_until = Some(Instant::now() + BACKOFF);
+                state.down_until = Some(Instant::now() + self.backoff);
                 Err(StoreError::unavailable(format!("Redis connect: {e}")))
             }
             Err(_) => {
-                state.down_until = Some(Instant::now() + BACKOFF);
+                state.down_until = Some(Instant::now() + self.backoff);
                 Err(StoreError::Unavailable("Redis connect timed out".into()))
             }
         }
     }
 
+    /// Deletes the pending keys (if any) on `conn` before it is used for anything else.
+    async fn flush_pending(
+        &self,
+        state: &mut State,
+        mut conn: MultiplexedConnection,
+    ) -> Result<MultiplexedConnection, StoreError> {
+        let horizon = keys::TTL + Duration::from_secs(5);
+        state.pending.retain(|(_, at)| at.elapsed() < horizon);
+        if state.pending.is_empty() {
+            return Ok(conn);
+        }
+        let keys: Vec<&str> = state.pending.iter().map(|(k, _)| k.as_str()).collect();
+        let mut pipe = redis::pipe();
+        pipe.del(keys).ignore();
+        match tokio::time::timeout(RESPONSE_TIMEOUT * 2, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {
+                tracing::info!(keys = state.pending.len(), "Redis is back: sent the invalidations it missed");
+                state.pending.clear();
+                Ok(conn)
+            }
+            Ok(Err(e)) => Err(Self::mark_failed(state, self.backoff, e)),
+            Err(_) => Err(Self::mark_failed(state, self.backoff, "Redis response timed out")),
+        }
+    }
+
+    fn mark_failed(state: &mut State, backoff: Duration, e: impl std::fmt::Display) -> StoreError {
+        state.conn = None;
+        state.down_until = Some(Instant::now() + backoff);
+        tracing::warn!(error = %e, "Redis request failed; skipping the cache for {backoff:?}");
+        StoreError::unavailable(e)
+    }
+
     async fn failed(&self, e: impl std::fmt::Display) -> StoreError {
         let mut state = self.state.lock().await;
-        state.conn = None;
-        state.down_until = Some(Instant::now() + BACKOFF);
-        tracing::warn!(error = %e, "Redis request failed; skipping the cache for {BACKOFF:?}");
-        StoreError::unavailable(e)
+        Self::mark_failed(&mut state, self.backoff, e)
+    }
+
+    /// Remembers keys to delete once Redis answers again.
+    async fn keep_pending(&self, keys: &[String]) {
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        for key in keys {
+            state.pending.retain(|(k, _)| k != key);
+            state.pending.push((key.clone(), now));
+        }
     }
 
     async fn run<T: redis::FromRedisValue>(&self, f: impl FnOnce() -> redis::Pipeline) -> Result<T, StoreError> {
@@ -143,12 +224,17 @@ impl Cache for RedisCache {
         if keys.is_empty() {
             return Ok(());
         }
-        self.run::<()>(|| {
-            let mut p = redis::pipe();
-            p.del(keys).ignore();
-            p
-        })
-        .await
+        let result = self
+            .run::<()>(|| {
+                let mut p = redis::pipe();
+                p.del(keys).ignore();
+                p
+            })
+            .await;
+        if result.is_err() {
+            self.keep_pending(keys).await;
+        }
+        result
     }
 
     async fn health(&self) -> Result<(), StoreError> {

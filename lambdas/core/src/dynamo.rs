@@ -5,12 +5,14 @@
 //!
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
-//! | note | `USER#<sub>` | `NOTE#<id>` | `kind`=note, `user`, `id`, `title`, `body`, `tags` (L), `version` (N), `created_at`, `updated_at` |
-//! | attachment | `USER#<sub>` | `ATT#<note id>#<id>` | `kind`=attachment, `user`, `id`, `note_id`, `filename`, `content_type`, `size` (N), `key`, `created_at` |
+//! | note | `USER#<sub>` | `NOTE#<id>` | `kind`=note, `user`, `id`, `title`, `body`, `tags` (L), `version` (N), `created_at`, `updated_at`, `usk` |
+//! | attachment | `USER#<sub>` | `ATT#<note id>#<id>` | `kind`=attachment, `user`, `id`, `note_id`, `filename`, `content_type`, `size` (N), `key`, `created_at`, `state` |
 //!
-//! Note ids are UUIDv7, so a descending query on `NOTE#` lists newest first. Every read is
-//! strongly consistent (a client sees its own writes) and every key starts with the caller's `pk`,
-//! so no operation can reach another user's items.
+//! Note ids are UUIDv7, so a descending query on `NOTE#` lists newest first. The global secondary
+//! index [`UPDATED_INDEX`] (`pk` + `usk` = zero-padded update time in milliseconds `#` id, only on
+//! notes: a sparse index) lists most recently updated first. Every read of the table is strongly
+//! consistent (a client sees its own writes; the index is eventually consistent, as every GSI)
+//! and every key starts with the caller's `pk`, so no operation can reach another user's items.
 
 use std::collections::HashMap;
 
@@ -18,15 +20,22 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement, KeyType, Put,
-    ReturnValue, ScalarAttributeType, Select, StreamSpecification, StreamViewType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, Select,
+    StreamSpecification, StreamViewType, TransactWriteItem,
 };
 
 use crate::error::StoreError;
-use crate::model::{Attachment, Id, Note, NoteContent, UserId, now, parse_rfc3339, rfc3339};
+use crate::model::{
+    Attachment, AttachmentState, Id, Note, NoteContent, NoteKey, UserId, millis, now, parse_rfc3339, rfc3339,
+};
 use crate::ports::Notes;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The global secondary index that lists notes most recently updated first (`pk` + `usk`);
+/// `cloud/stack.yaml` declares the same.
+pub const UPDATED_INDEX: &str = "by-updated";
 
 #[derive(Clone, Debug)]
 pub struct DynamoNotes {
@@ -60,8 +69,18 @@ impl DynamoNotes {
             .table_name(table)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("usk")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(UPDATED_INDEX)
+                    .key_schema(key("pk", KeyType::Hash)?)
+                    .key_schema(key("usk", KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(StoreError::other)?,
+            )
             .billing_mode(BillingMode::PayPerRequest)
             .stream_specification(
                 StreamSpecification::builder()
@@ -190,6 +209,69 @@ impl Notes for DynamoNotes {
         Ok((notes, next))
     }
 
+    async fn list_updated(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<NoteKey>,
+    ) -> Result<(Vec<Note>, Option<NoteKey>), StoreError> {
+        let limit = limit.clamp(1, crate::MAX_PAGE);
+        let start = after.map(|k| {
+            let mut key = Self::key(user, note_sk(k.id));
+            key.insert("usk".into(), s(usk(k.millis, k.id)));
+            key
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(UPDATED_INDEX)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk(user)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk)?;
+        let mut notes = out.items().iter().map(note_from_item).collect::<Result<Vec<_>, _>>()?;
+        let more = notes.len() > limit || out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        notes.truncate(limit);
+        let next = if more { notes.last().map(|n| NoteKey::of(n.updated_at, n.id)) } else { None };
+        Ok((notes, next))
+    }
+
+    async fn get_many(&self, user: &UserId, ids: &[Id]) -> Result<Vec<Note>, StoreError> {
+        let mut unique: Vec<Id> = ids.iter().copied().take(crate::MAX_PAGE).collect();
+        unique.sort();
+        unique.dedup();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = unique.iter().map(|id| Self::key(user, note_sk(*id))).collect::<Vec<_>>();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::other)?,
+        );
+        let mut found: HashMap<Id, Note> = HashMap::new();
+        for _round in 0..10 {
+            let Some(request) = pending.take() else { break };
+            let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk)?;
+            for item in out.responses.as_ref().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                let note = note_from_item(item)?;
+                found.insert(note.id, note);
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Unavailable("BatchGetItem left keys unprocessed".into()));
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
     async fn update(
         &self,
         user: &UserId,
@@ -197,13 +279,14 @@ impl Notes for DynamoNotes {
         expected: Option<u64>,
         content: NoteContent,
     ) -> Result<Note, StoreError> {
+        let at = now();
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, note_sk(id))))
             .update_expression(
-                "SET title = :title, body = :body, tags = :tags, version = version + :one, updated_at = :at",
+                "SET title = :title, body = :body, tags = :tags, version = version + :one, updated_at = :at, usk = :usk",
             )
             .expression_attribute_values(":title", s(content.title))
             .expression_attribute_values(":body", s(content.body))
@@ -212,7 +295,8 @@ impl Notes for DynamoNotes {
                 AttributeValue::L(content.tags.into_iter().map(AttributeValue::S).collect()),
             )
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":at", s(rfc3339(now())))
+            .expression_attribute_values(":at", s(rfc3339(at)))
+            .expression_attribute_values(":usk", s(usk(millis(at), id)))
             .return_values(ReturnValue::AllNew);
         request = match expected {
             Some(version) => request
@@ -321,6 +405,28 @@ impl Notes for DynamoNotes {
         self.attachments_of(user, note).await
     }
 
+    async fn mark_attachment_ready(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user, attachment_sk(note, attachment))))
+            .update_expression("SET #state = :ready")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":ready", s(AttachmentState::Ready.as_str().into()))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => attachment_from_item(&out.attributes.unwrap_or_default()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(sdk(e)),
+        }
+    }
+
     async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
         let out = self
             .client
@@ -358,6 +464,11 @@ fn attachment_sk(note: Id, id: Id) -> String {
     format!("ATT#{note}#{id}")
 }
 
+/// Sort key of the updated-first index: fixed-width milliseconds, so text order is time order.
+fn usk(millis: i64, id: Id) -> String {
+    format!("{millis:015}#{id}")
+}
+
 fn s(v: String) -> AttributeValue {
     AttributeValue::S(v)
 }
@@ -379,6 +490,7 @@ fn note_item(user: &UserId, note: &Note) -> Item {
         ("version".into(), n(note.version)),
         ("created_at".into(), s(rfc3339(note.created_at))),
         ("updated_at".into(), s(rfc3339(note.updated_at))),
+        ("usk".into(), s(usk(millis(note.updated_at), note.id))),
     ])
 }
 
@@ -395,6 +507,7 @@ fn attachment_item(user: &UserId, a: &Attachment) -> Item {
         ("size".into(), n(a.size)),
         ("key".into(), s(a.key.clone())),
         ("created_at".into(), s(rfc3339(a.created_at))),
+        ("state".into(), s(a.state.as_str().into())),
     ])
 }
 
@@ -445,6 +558,7 @@ fn attachment_from_item(item: &Item) -> Result<Attachment, StoreError> {
         size: get_n(item, "size")?,
         key: get_s(item, "key")?.to_string(),
         created_at: get_time(item, "created_at")?,
+        state: AttachmentState::parse(item.get("state").and_then(|v| v.as_s().ok()).map(String::as_str)),
     })
 }
 

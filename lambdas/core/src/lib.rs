@@ -7,6 +7,7 @@
 //! | [`ports::Activity`] (relational) | [`postgres::PgActivity`] (PostgreSQL) | `MemoryActivity` |
 //! | [`ports::Cache`] (cache only) | [`cache::RedisCache`] (Redis/ElastiCache) | `MemoryCache` |
 //! | [`ports::Blobs`] (user files) | [`blobs::S3Blobs`] (S3, presigned URLs) | `MemoryBlobs` |
+//! | [`ports::Search`] (derived index) | [`search::PgSearch`] (PostgreSQL full-text) | `MemorySearch` |
 //!
 //! The contract tests in `tests/it/` run the same checks against both adapters of a port. The
 //! in-memory ones live in a crate of their own so that no Lambda links them (a tidy test checks).
@@ -19,6 +20,7 @@ pub mod error;
 pub mod model;
 pub mod ports;
 pub mod postgres;
+pub mod search;
 pub mod validate;
 
 pub use error::{StoreError, ValidationError};
@@ -41,5 +43,7 @@ pub const MAX_ATTACHMENTS_PER_NOTE: usize = 50;
 /// Default and largest page sizes of the list endpoints.
 pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 100;
+/// Longest text query of the notes listing (`q`), in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
 /// Lifetime of presigned upload and download URLs.
 pub const PRESIGN_SECS: u64 = 15 * 60;

@@ -30,6 +30,14 @@ impl Id {
         Id(uuid::Uuid::now_v7())
     }
 
+    /// The creation time a UUIDv7 carries, in milliseconds (0 for other UUIDs).
+    pub fn millis(self) -> i64 {
+        self.0.get_timestamp().map_or(0, |t| {
+            let (secs, nanos) = t.to_unix();
+            i64::try_from(secs).unwrap_or(0) * 1000 + i64::from(nanos / 1_000_000)
+        })
+    }
+
     /// Parses the canonical hyphenated lower-case form only.
     pub fn parse(s: &str) -> Option<Id> {
         if s.len() != 36 || s.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -112,6 +120,118 @@ pub struct Attachment {
     /// Object key in the blob store; always under the owner's prefix, see [`blob_key`].
     pub key: String,
     pub created_at: OffsetDateTime,
+    pub state: AttachmentState,
+}
+
+impl Attachment {
+    /// When its presigned upload URL stops working: a pending attachment past this never gets
+    /// its bytes, and is hidden and cleaned up.
+    pub fn upload_expires_at(&self) -> OffsetDateTime {
+        self.created_at + std::time::Duration::from_secs(crate::PRESIGN_SECS)
+    }
+}
+
+/// Whether an attachment's bytes have arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentState {
+    /// Registered, its upload URL handed out; the object may not exist yet.
+    Pending,
+    /// The object exists (checked with one HEAD, or confirmed by the client).
+    Ready,
+}
+
+impl AttachmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentState::Pending => "pending",
+            AttachmentState::Ready => "ready",
+        }
+    }
+
+    /// Items written before attachments had a state are ready.
+    pub fn parse(s: Option<&str>) -> AttachmentState {
+        if s == Some("pending") { AttachmentState::Pending } else { AttachmentState::Ready }
+    }
+}
+
+/// Position in a time-ordered listing (updated-first notes, search results): the last item's
+/// time in milliseconds since the epoch and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NoteKey {
+    pub millis: i64,
+    pub id: Id,
+}
+
+impl NoteKey {
+    pub fn of(at: OffsetDateTime, id: Id) -> NoteKey {
+        NoteKey { millis: millis(at), id }
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The order of a notes listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest created first.
+    #[default]
+    Created,
+    /// Most recently updated first.
+    Updated,
+}
+
+/// A search of the user's notes: every word of `text` (a prefix of a word of the title or body,
+/// case-insensitive; words are runs of letters and digits) and `tag` (exact), in `order`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchQuery {
+    pub text: Option<String>,
+    pub tag: Option<String>,
+    pub order: Order,
+}
+
+impl SearchQuery {
+    /// The words of `text`, lower-cased (at most 20; more add nothing a person would type).
+    pub fn words(&self) -> Vec<String> {
+        words(self.text.as_deref().unwrap_or("")).into_iter().take(20).collect()
+    }
+}
+
+/// Runs of letters and digits, lower-cased.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+/// What the search index keeps of a note: a copy derived from the notes store's stream, never the
+/// source of truth (results are read back from the notes store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedNote {
+    pub user: UserId,
+    pub id: Id,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub version: u64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl IndexedNote {
+    pub fn of(user: &UserId, note: &Note) -> IndexedNote {
+        IndexedNote {
+            user: user.clone(),
+            id: note.id,
+            title: note.title.clone(),
+            body: note.body.clone(),
+            tags: note.tags.clone(),
+            version: note.version,
+            created_at: note.created_at,
+            updated_at: note.updated_at,
+        }
+    }
 }
 
 /// Validated request to add an attachment.

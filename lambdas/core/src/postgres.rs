@@ -19,7 +19,10 @@ use crate::ports::{Activity, ActivityCursor};
 pub use tls::RustlsConnect;
 
 /// Embedded migrations, applied in order; each runs once (recorded in `schema_migrations`).
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_activity", include_str!("../migrations/0001_activity.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_activity", include_str!("../migrations/0001_activity.sql")),
+    ("0002_search", include_str!("../migrations/0002_search.sql")),
+];
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);

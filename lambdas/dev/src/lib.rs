@@ -168,6 +168,7 @@ enum Outcome {
 
 impl Serve {
     pub fn run(self, ctx: &Project) -> anyhow::Result<()> {
+        init_logging();
         // A restart runs a private copy of the new build (see `build_dev_server`); it is not needed on disk.
         if let Ok(exe) = std::env::current_exe()
             && exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("notes-dev-restart-"))
@@ -186,6 +187,15 @@ impl Serve {
             Outcome::Restart(exe) => restart(&exe),
         }
     }
+}
+
+/// Tracing output (the API's request lines, the stores' warnings) on stderr, filtered by
+/// `RUST_LOG` (default `warn`: the dev server's own progress lines are printed regardless).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 #[cfg(unix)]
@@ -292,7 +302,7 @@ async fn serve(ctx: &Project, opts: &Serve) -> anyhow::Result<Outcome> {
         .spawn(axum::serve(api_listener, api_app).with_graceful_shutdown(until_stopped(stop_rx.clone())).into_future());
 
     // The two URL lines are the machine-readable part of the output (tests read them); the rest is stderr.
-    println!("site  {}/", origins.site);
+    println!("site  {}", origins.site);
     println!("api   {}", origins.api);
     match opts.backends {
         Backends::Memory => eprintln!("    in-memory stores (data lasts until the server stops)"),

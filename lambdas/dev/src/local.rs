@@ -1,19 +1,24 @@
 //! `cargo xtask dev --backends local`: the API on real servers instead of in-memory stores —
-//! PostgreSQL at `DATABASE_URL`, Redis at `REDIS_URL`, and moto (the pinned one from
-//! `xtask/python-tools.txt`) for DynamoDB and S3, started here on a free loopback port and stopped
-//! with the dev server (or after [`MOTO_LIFETIME`] at the latest, or when this process dies).
+//! PostgreSQL on the server of `DATABASE_URL` (in a database of its own, [`DATABASE`], created
+//! when missing, so the tests' database is never touched), Redis at `REDIS_URL`, and moto (the
+//! pinned one from `xtask/python-tools.txt`) for DynamoDB and S3, started here on a free loopback
+//! port and stopped with the dev server (or after [`MOTO_LIFETIME`] at the latest, or when this
+//! process dies).
 //!
-//! Set-up: the notes table (with its stream) and the attachments bucket (with CORS for the site
-//! origin) are created in moto, the SQL migrations are applied, and the activity consumer runs as
-//! Lambda's event source mapping would run it: it polls the table's stream (`GetRecords` every
-//! second), hands each batch to `notes_activity::handle` and, on a reported batch item failure,
-//! retries from that record.
+//! Set-up: the notes table (with its stream and its index) and the attachments bucket (with CORS
+//! for the site origin) are created in moto, the SQL migrations are applied, and the activity
+//! consumer runs as Lambda's event source mapping would run it: it polls the table's stream every
+//! second, hands each batch to `notes_activity::handle` (activity, search index, cache
+//! invalidations) and, on a reported batch item failure, retries from that record. Each poll asks
+//! for a fresh iterator after the last sequence number it delivered: moto's iterators go blind
+//! after a failed transaction (a conditional delete of a missing note, say), so an iterator is
+//! never kept from one poll to the next.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use notes_core::ports::Activity;
+use notes_core::ports::{Activity, Cache, Search};
 use serde_json::{Value, json};
 use testkit::moto::{Moto, MotoOptions};
 
@@ -23,6 +28,8 @@ use crate::Refusal;
 /// Upper bound of moto's life, even if this process is killed without a chance to stop it.
 pub const MOTO_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const TABLE: &str = "notes-dev";
+/// The dev server's own database, on the server of `DATABASE_URL`.
+pub const DATABASE: &str = "notes_dev";
 const BUCKET: &str = "notes-dev-app-data";
 
 /// What keeps the local backends alive: moto and the stream poller.
@@ -50,7 +57,10 @@ fn start_moto() -> anyhow::Result<Moto> {
 /// Starts moto, creates the table and bucket, migrates PostgreSQL, and builds the API on them.
 pub async fn start(site_origin: &str, site_alias: &str) -> anyhow::Result<(Api, Backends)> {
     let require = |s: &testkit::services::Service| s.check().map_err(|e| Refusal::new(e.what, e.hint));
-    let database_url = require(&testkit::services::POSTGRES)?;
+    let server_url = require(&testkit::services::POSTGRES)?;
+    let database_url = testkit::pg::ensure_database(&server_url, DATABASE)
+        .await
+        .map_err(|e| Refusal::new(e, "check DATABASE_URL: the dev server creates its own database on that server"))?;
     let redis_url = require(&testkit::services::REDIS)?;
     let moto = tokio::task::block_in_place(start_moto)?;
     let endpoint = moto.endpoint();
@@ -88,11 +98,19 @@ pub async fn start(site_origin: &str, site_alias: &str) -> anyhow::Result<(Api, 
     eprintln!("    migrations: {} applied, {} already there", report.applied.len(), report.known.len());
 
     let pg = Arc::new(notes_core::postgres::Pg::new(notes_core::postgres::PgTarget::Url(database_url)));
-    let activity: Arc<dyn Activity> = Arc::new(notes_core::postgres::PgActivity::new(pg));
+    let activity: Arc<dyn Activity> = Arc::new(notes_core::postgres::PgActivity::new(pg.clone()));
+    let search: Arc<dyn Search> = Arc::new(notes_core::search::PgSearch::new(pg));
     let cache = notes_core::cache::RedisCache::new(&redis_url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The consumer's own connection, which retries as soon as Redis answers again.
+    let consumer_cache: Arc<dyn Cache> = Arc::new(
+        notes_core::cache::RedisCache::new(&redis_url)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_backoff(Duration::ZERO),
+    );
     let state = notes_api::AppState {
         notes: Arc::new(notes_core::dynamo::DynamoNotes::new(dynamodb.clone(), TABLE)),
         activity: activity.clone(),
+        search: search.clone(),
         blobs: Arc::new(notes_core::blobs::S3Blobs::new(s3, BUCKET)),
         cache: Some(Arc::new(cache)),
         site_origin: Some(site_origin.to_string()),
@@ -106,7 +124,8 @@ pub async fn start(site_origin: &str, site_alias: &str) -> anyhow::Result<(Api, 
         .table
         .and_then(|t| t.latest_stream_arn)
         .context("the notes table has no stream")?;
-    let poller = tokio::spawn(poll_stream(endpoint.clone(), stream_arn, activity));
+    let consumer = Consumer { activity, search, cache: consumer_cache };
+    let poller = tokio::spawn(poll_stream(endpoint.clone(), stream_arn, consumer));
     // Presigned URLs point at moto, which serves them: no blob routes on the dev server.
     Ok((Api { router: notes_api::router(state), blobs: None }, Backends { blob_origin: endpoint, _moto: moto, poller }))
 }
@@ -136,59 +155,80 @@ async fn streams_call(endpoint: &str, action: &str, body: Value) -> anyhow::Resu
     Ok(value)
 }
 
+/// What the stream feeds, as the activity function has it in AWS.
+struct Consumer {
+    activity: Arc<dyn Activity>,
+    search: Arc<dyn Search>,
+    cache: Arc<dyn Cache>,
+}
+
 /// Lambda's event source mapping, locally: every shard from the start, batches of up to 100,
 /// retry from the first failed record.
-async fn poll_stream(endpoint: String, stream_arn: String, activity: Arc<dyn Activity>) {
-    let mut iterators: Vec<(String, Option<String>)> = Vec::new(); // (shard id, iterator)
+async fn poll_stream(endpoint: String, stream_arn: String, consumer: Consumer) {
+    let mut positions: Vec<(String, Option<String>)> = Vec::new(); // (shard id, last delivered sequence number)
     loop {
-        if let Err(err) = poll_once(&endpoint, &stream_arn, activity.as_ref(), &mut iterators).await {
+        if let Err(err) = poll_once(&endpoint, &stream_arn, &consumer, &mut positions).await {
             eprintln!("    activity consumer: {err:#} (retrying)");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
+/// A fresh iterator for `shard`: after `last` (the last record delivered), or from the start.
+async fn iterator(endpoint: &str, stream_arn: &str, shard: &str, last: Option<&str>) -> anyhow::Result<Option<String>> {
+    let request = match last {
+        Some(seq) => {
+            json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": seq})
+        }
+        None => json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
+    };
+    let it = streams_call(endpoint, "GetShardIterator", request).await?;
+    Ok(it["ShardIterator"].as_str().map(str::to_string))
+}
+
 async fn poll_once(
     endpoint: &str,
     stream_arn: &str,
-    activity: &dyn Activity,
-    iterators: &mut Vec<(String, Option<String>)>,
+    consumer: &Consumer,
+    positions: &mut Vec<(String, Option<String>)>,
 ) -> anyhow::Result<()> {
     let description = streams_call(endpoint, "DescribeStream", json!({"StreamArn": stream_arn})).await?;
     let shards = description["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default();
     for shard in shards {
         let Some(id) = shard["ShardId"].as_str() else { continue };
-        if !iterators.iter().any(|(s, _)| s == id) {
-            let it = streams_call(
-                endpoint,
-                "GetShardIterator",
-                json!({"StreamArn": stream_arn, "ShardId": id, "ShardIteratorType": "TRIM_HORIZON"}),
-            )
-            .await?;
-            iterators.push((id.to_string(), it["ShardIterator"].as_str().map(str::to_string)));
+        if !positions.iter().any(|(s, _)| s == id) {
+            positions.push((id.to_string(), None));
         }
     }
-    for (shard, iterator) in iterators.iter_mut() {
-        let Some(current) = iterator.clone() else { continue };
+    let sinks = notes_activity::Sinks {
+        activity: consumer.activity.as_ref(),
+        search: consumer.search.as_ref(),
+        cache: Some(consumer.cache.as_ref()),
+        invalidation_budget: Duration::from_secs(30),
+    };
+    for (shard, last) in positions.iter_mut() {
+        let Some(current) = iterator(endpoint, stream_arn, shard, last.as_deref()).await? else { continue };
         let page = streams_call(endpoint, "GetRecords", json!({"ShardIterator": current, "Limit": 100})).await?;
         let event: aws_lambda_events::event::dynamodb::Event =
             serde_json::from_value(page.clone()).context("stream records do not parse as a Lambda event")?;
         if event.records.is_empty() {
-            *iterator = page["NextShardIterator"].as_str().map(str::to_string);
             continue;
         }
-        let response = notes_activity::handle(activity, event).await;
+        let sequences: Vec<Option<String>> = event.records.iter().map(|r| r.change.sequence_number.clone()).collect();
+        let response = notes_activity::handle(&sinks, event).await;
         match response.batch_item_failures.first().and_then(|f| f.item_identifier.clone()) {
-            None => *iterator = page["NextShardIterator"].as_str().map(str::to_string),
-            Some(sequence) => {
-                let it = streams_call(
-                    endpoint,
-                    "GetShardIterator",
-                    json!({"StreamArn": stream_arn, "ShardId": shard, "ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": sequence}),
-                )
-                .await?;
-                *iterator = it["ShardIterator"].as_str().map(str::to_string);
-                anyhow::bail!("a record could not be recorded (is PostgreSQL up?); will retry from it");
+            None => {
+                if let Some(seq) = sequences.into_iter().flatten().last() {
+                    *last = Some(seq);
+                }
+            }
+            Some(failed) => {
+                // Delivered: everything before the failed record; the next poll starts at it.
+                let delivered = sequences.iter().flatten().take_while(|s| **s != failed).last().cloned();
+                if delivered.is_some() {
+                    *last = delivered;
+                }
+                anyhow::bail!("a record could not be handled (is PostgreSQL up?); will retry from it");
             }
         }
     }

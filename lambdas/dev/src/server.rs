@@ -5,9 +5,12 @@
 //! production security headers (CSP adjusted to the local API origin), `/config.json` in dev
 //! sign-in mode, and CloudFront's SPA behaviour (an unknown path answers `index.html` with 200).
 //!
-//! API: `POST /dev/token` (dev sign-in), `/_blobs/...` (the in-memory bucket behind presigned URLs),
-//! and everything else handed to the notes router after the request went through what API Gateway
-//! does: a valid `Authorization: Bearer <dev token>` becomes the Cognito authorizer claims in the
+//! API: `POST /dev/token` (dev sign-in), `/_blobs/...` (the in-memory bucket behind presigned URLs,
+//! which checks their signature, expiry, content type and size as S3 does, and answers downloads
+//! with the signed `Content-Disposition`), and everything else handed to the notes router after the
+//! request went through what API Gateway does: the whole body is read first (up to API Gateway's
+//! 10 MiB; above, 413 with `Connection: close`), so an early answer (413, 415) never leaves an
+//! unread body on a kept-alive connection; a valid `Authorization: Bearer <dev token>` becomes the Cognito authorizer claims in the
 //! `RequestContext::ApiGatewayV1` extension (the same value lambda_http inserts on Lambda); a
 //! missing or invalid token passes through with no claims, and the API answers 401 itself. CORS
 //! allows only the site origin, with preflights answered by the gateway as in production.
@@ -28,6 +31,9 @@ use notes_memory::MemoryBlobs;
 use serde_json::json;
 
 use super::token::{self, Signer};
+
+/// API Gateway's payload limit: the gateway reads (buffers) every request body up to this.
+pub const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// Headers the API may receive from the site, and those the site's scripts may read.
 pub const ALLOW_HEADERS: &str = "Authorization,Content-Type,If-Match";
@@ -175,17 +181,38 @@ struct ApiState {
 /// The API server: dev routes, the blob endpoint and the notes router behind the gateway layer.
 pub fn api_router(notes: Router, signer: Signer, origins: Origins, blobs: Option<Arc<MemoryBlobs>>) -> Router {
     let state = ApiState { signer, origins, blobs };
-    let gateway = notes.layer(middleware::from_fn_with_state(state.clone(), authorizer));
+    let gateway = notes
+        .layer(middleware::from_fn_with_state(state.clone(), authorizer))
+        .layer(middleware::from_fn_with_state(GATEWAY_MAX_BODY, buffered));
+    let blob_limit = usize::try_from(notes_core::MAX_ATTACHMENT_BYTES).unwrap_or(usize::MAX);
     Router::new()
-        .route("/dev/token", post(issue_token))
+        .route("/dev/token", post(issue_token).layer(middleware::from_fn_with_state(64 * 1024, buffered)))
         .route(
             "/_blobs/{*key}",
             any(blob)
-                .layer(DefaultBodyLimit::max(usize::try_from(notes_core::MAX_ATTACHMENT_BYTES).unwrap_or(usize::MAX))),
+                .layer(DefaultBodyLimit::max(blob_limit))
+                .layer(middleware::from_fn_with_state(blob_limit, buffered)),
         )
         .with_state(state.clone())
         .fallback_service(gateway)
         .layer(middleware::from_fn_with_state(state, cors))
+}
+
+/// Reads the whole request body (at most `limit` bytes) before anything answers, as API Gateway
+/// and S3 do: a handler that answers without reading it (415, 413) must not leave the rest of it
+/// on a kept-alive connection. Over the limit: 413 and `Connection: close` (the unread rest dies
+/// with the connection, and the client knows it).
+async fn buffered(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(_) => {
+            let mut response =
+                error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request body over {limit} bytes"));
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 /// What API Gateway's Cognito authorizer does: a valid token's claims go into the request context.
@@ -266,8 +293,9 @@ async fn issue_token(State(state): State<ApiState>, body: Bytes) -> Response {
     axum::Json(json!({"id_token": id_token, "expires_in": token::TTL_SECS, "token_type": "Bearer"})).into_response()
 }
 
-/// The in-memory bucket behind the presigned URLs `MemoryBlobs` hands out
-/// (`<base>/<key>?expires=<unix>`): `PUT` stores the bytes, `GET`/`HEAD` return them.
+/// The in-memory bucket behind the presigned URLs `MemoryBlobs` hands out: the URL's signature
+/// and expiry are checked; `PUT` must carry the signed content type and exactly the signed size
+/// and stores the bytes; `GET`/`HEAD` return them with the signed `Content-Disposition`.
 async fn blob(
     State(state): State<ApiState>,
     method: Method,
@@ -283,15 +311,28 @@ async fn blob(
             "No blob store here: presigned URLs point at the real bucket.",
         );
     };
-    let expires = query.get("expires").and_then(|e| e.parse::<u64>().ok());
-    if expires.is_none_or(|e| e < token::unix_now()) {
-        return error(StatusCode::FORBIDDEN, "expired", "The presigned URL is missing its expiry or has expired.");
+    let grant = match blobs.verify(&key, &query) {
+        Ok(grant) => grant,
+        Err(why) => return error(StatusCode::FORBIDDEN, "access_denied", why),
+    };
+    let allowed = match method {
+        Method::PUT => grant.method == "PUT",
+        Method::GET | Method::HEAD => grant.method == "GET",
+        _ => false,
+    };
+    if !allowed && matches!(method, Method::PUT | Method::GET | Method::HEAD) {
+        return error(StatusCode::FORBIDDEN, "access_denied", "The URL was signed for another method.");
     }
     match method {
         Method::PUT => {
-            let content_type =
-                headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/octet-stream");
+            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if grant.content_type.as_deref().is_some_and(|signed| signed != content_type) {
+                return error(StatusCode::FORBIDDEN, "access_denied", "Content-Type is not the signed one.");
+            }
             let size = body.len();
+            if grant.size.is_some_and(|signed| signed != size as u64) {
+                return error(StatusCode::FORBIDDEN, "access_denied", "The body is not the signed size.");
+            }
             blobs.put_object(&key, content_type, body.to_vec());
             let etag =
                 format!("\"{}\"", &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{key}:{size}")))[..32]);
@@ -301,10 +342,10 @@ async fn blob(
             let Some((content_type, bytes)) = blobs.get_object(&key) else {
                 return error(StatusCode::NOT_FOUND, "no_such_key", "The object does not exist.");
             };
-            let filename = key.rsplit('/').next().unwrap_or("download").replace(['"', '\\'], "_");
+            let disposition = grant.disposition.unwrap_or_else(|| "attachment".into());
             let headers = [
                 (header::CONTENT_TYPE, content_type),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+                (header::CONTENT_DISPOSITION, disposition),
                 (header::CACHE_CONTROL, "private, no-store".to_string()),
             ];
             if method == Method::HEAD {
@@ -341,11 +382,11 @@ mod tests {
         })
     }
 
-    fn app() -> (Router, Signer) {
+    fn app() -> (Router, Signer, Arc<MemoryBlobs>) {
         let signer = Signer::from_bytes(&[3; 32]);
         let origins = Origins::new(([127, 0, 0, 1], 8080).into(), ([127, 0, 0, 1], 8081).into());
-        let blobs = Arc::new(MemoryBlobs::new("http://127.0.0.1:8081/_blobs"));
-        (api_router(whoami(), signer.clone(), origins, Some(blobs)), signer)
+        let blobs = Arc::new(MemoryBlobs::new("http://127.0.0.1:8081/_blobs", [5; 32]));
+        (api_router(whoami(), signer.clone(), origins, Some(blobs.clone())), signer, blobs)
     }
 
     async fn send(app: &Router, request: http::Request<Body>) -> (StatusCode, HeaderMap, String) {
@@ -362,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn valid_tokens_become_authorizer_claims_others_pass_without() {
-        let (app, signer) = app();
+        let (app, signer, _) = app();
         let token = signer.issue("alice", 60);
         let (status, headers, body) = send(
             &app,
@@ -393,7 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn cors_only_for_the_site_origin_and_preflights_answered() {
-        let (app, _) = app();
+        let (app, _, _) = app();
         let preflight = |origin: &str| {
             http::Request::builder()
                 .method(Method::OPTIONS)
@@ -427,7 +468,7 @@ mod tests {
 
     #[tokio::test]
     async fn dev_token_endpoint() {
-        let (app, signer) = app();
+        let (app, signer, _) = app();
         let post = |body: &str| {
             http::Request::post("/dev/token")
                 .header(header::ORIGIN, "http://127.0.0.1:8080")
@@ -449,27 +490,61 @@ mod tests {
         }
     }
 
+    /// The path and query of a presigned URL, for the router.
+    fn local(url: &str) -> String {
+        url.strip_prefix("http://127.0.0.1:8081").unwrap().to_string()
+    }
+
     #[tokio::test]
-    async fn blobs_store_and_return_bytes_until_expiry() {
-        let (app, _) = app();
-        let later = token::unix_now() + 60;
-        let url = format!("/_blobs/u/sub/n/a?expires={later}");
-        let put = http::Request::put(&url)
-            .header(header::ORIGIN, "http://127.0.0.1:8080")
-            .header(header::CONTENT_TYPE, "text/plain")
-            .body(Body::from("hello"))
-            .unwrap();
-        let (status, headers, _) = send(&app, put).await;
+    async fn blobs_enforce_the_signed_url_and_name_downloads() {
+        use notes_core::ports::Blobs;
+        let (app, _, blobs) = app();
+        let ttl = std::time::Duration::from_secs(60);
+        let up = local(&blobs.presign_upload("u/sub/n/a", "text/plain", 5, ttl).await.unwrap().url);
+        let put = |url: &str, ct: &str, body: &'static str| {
+            http::Request::put(url)
+                .header(header::ORIGIN, "http://127.0.0.1:8080")
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .unwrap()
+        };
+        // The signed content type and size only.
+        assert_eq!(send(&app, put(&up, "text/html", "hello")).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(send(&app, put(&up, "text/plain", "hello!")).await.0, StatusCode::FORBIDDEN);
+        let forged = up.replace("X-Size=5", "X-Size=6");
+        assert_eq!(send(&app, put(&forged, "text/plain", "hello!")).await.0, StatusCode::FORBIDDEN);
+        let later = up.replace("X-Expires=", "X-Expires=9");
+        assert_eq!(send(&app, put(&later, "text/plain", "hello")).await.0, StatusCode::FORBIDDEN, "expiry is signed");
+        let (status, headers, _) = send(&app, put(&up, "text/plain", "hello")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://127.0.0.1:8080");
-        let (status, headers, body) = send(&app, get(&url).body(Body::empty()).unwrap()).await;
+        // An upload URL does not download; a download URL does, under the file's own name.
+        assert_eq!(send(&app, get(&up).body(Body::empty()).unwrap()).await.0, StatusCode::FORBIDDEN);
+        let down = local(&blobs.presign_download("u/sub/n/a", "notes.txt", ttl).await.unwrap());
+        let (status, headers, body) = send(&app, get(&down).body(Body::empty()).unwrap()).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "hello"));
         assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
-        let (status, _, _) = send(&app, get("/_blobs/u/sub/n/a?expires=1").body(Body::empty()).unwrap()).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _, _) =
-            send(&app, get(&format!("/_blobs/other?expires={later}")).body(Body::empty()).unwrap()).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            headers[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt"
+        );
+        let other = local(&blobs.presign_download("u/sub/n/b", "b", ttl).await.unwrap());
+        assert_eq!(send(&app, get(&other).body(Body::empty()).unwrap()).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(send(&app, get("/_blobs/u/sub/n/a").body(Body::empty()).unwrap()).await.0, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_before_the_api_answers() {
+        let (app, _, _) = app();
+        let big = vec![b'x'; GATEWAY_MAX_BODY + 1];
+        let request = http::Request::post("/v1/notes")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(big))
+            .unwrap();
+        let (status, headers, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(headers[header::CONNECTION], "close");
+        assert!(body.contains("payload_too_large"), "{body}");
     }
 
     #[tokio::test]

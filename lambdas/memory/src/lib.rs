@@ -3,7 +3,14 @@
 //! same contract as the real adapters (`lambdas/core/tests/it/` runs both).
 //!
 //! [`MemoryNotes`] plays the DynamoDB stream too: every write records an activity event in the
-//! [`MemoryActivity`] it was given, as the activity function does in AWS.
+//! [`MemoryActivity`] and updates the [`MemorySearch`] it was given, as the activity function does
+//! in AWS.
+
+mod blobs;
+mod search;
+
+pub use blobs::{Grant, MemoryBlobs};
+pub use search::MemorySearch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,11 +21,12 @@ use time::Date;
 
 use notes_core::error::StoreError;
 use notes_core::model::{
-    ActivityEvent, ActivityItem, ActivityKind, Attachment, DayCount, Id, Note, NoteContent, Page, Stats, UserId, now,
+    ActivityEvent, ActivityItem, ActivityKind, Attachment, AttachmentState, DayCount, Id, IndexedNote, Note,
+    NoteContent, NoteKey, Page, Stats, UserId, now,
 };
-use notes_core::ports::{Activity, ActivityCursor, Blobs, Cache, Notes, PresignedUpload};
+use notes_core::ports::{Activity, ActivityCursor, Cache, Notes};
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -28,11 +36,12 @@ struct NotesData {
     attachments: HashMap<UserId, BTreeMap<(Id, Id), Attachment>>,
 }
 
-/// Notes in memory, optionally feeding an activity log.
+/// Notes in memory, optionally feeding an activity log and a search index.
 #[derive(Default)]
 pub struct MemoryNotes {
     data: Mutex<NotesData>,
     activity: Option<Arc<MemoryActivity>>,
+    search: Option<Arc<MemorySearch>>,
 }
 
 impl MemoryNotes {
@@ -40,9 +49,16 @@ impl MemoryNotes {
         MemoryNotes::default()
     }
 
-    /// Every write also records its activity event in `activity` (the stream, in memory).
-    pub fn with_activity(activity: Arc<MemoryActivity>) -> MemoryNotes {
-        MemoryNotes { data: Mutex::default(), activity: Some(activity) }
+    /// Every write also records its activity event in `activity` and updates `search` (the
+    /// stream and its consumer, in memory).
+    pub fn with_stream(activity: Arc<MemoryActivity>, search: Arc<MemorySearch>) -> MemoryNotes {
+        MemoryNotes { data: Mutex::default(), activity: Some(activity), search: Some(search) }
+    }
+
+    fn index(&self, user: &UserId, note: &Note) {
+        if let Some(search) = &self.search {
+            search.put(&IndexedNote::of(user, note));
+        }
     }
 
     fn emit(
@@ -74,6 +90,7 @@ impl Notes for MemoryNotes {
         let note = Note::new(content);
         lock(&self.data).notes.entry(user.clone()).or_default().insert(note.id, note.clone());
         self.emit(user, ActivityKind::NoteCreated, note.id, None, Some(note.title.clone()));
+        self.index(user, &note);
         Ok(note)
     }
 
@@ -99,6 +116,29 @@ impl Notes for MemoryNotes {
         Ok((page, next))
     }
 
+    async fn list_updated(
+        &self,
+        user: &UserId,
+        limit: usize,
+        after: Option<NoteKey>,
+    ) -> Result<(Vec<Note>, Option<NoteKey>), StoreError> {
+        let limit = limit.clamp(1, notes_core::MAX_PAGE);
+        let data = lock(&self.data);
+        let mut all: Vec<&Note> = data.notes.get(user).map(|n| n.values().collect()).unwrap_or_default();
+        all.retain(|n| after.is_none_or(|a| NoteKey::of(n.updated_at, n.id) < a));
+        all.sort_by_key(|n| std::cmp::Reverse(NoteKey::of(n.updated_at, n.id)));
+        let more = all.len() > limit;
+        let page: Vec<Note> = all.into_iter().take(limit).cloned().collect();
+        let next = if more { page.last().map(|n| NoteKey::of(n.updated_at, n.id)) } else { None };
+        Ok((page, next))
+    }
+
+    async fn get_many(&self, user: &UserId, ids: &[Id]) -> Result<Vec<Note>, StoreError> {
+        let data = lock(&self.data);
+        let Some(notes) = data.notes.get(user) else { return Ok(Vec::new()) };
+        Ok(ids.iter().take(notes_core::MAX_PAGE).filter_map(|id| notes.get(id).cloned()).collect())
+    }
+
     async fn update(
         &self,
         user: &UserId,
@@ -120,6 +160,7 @@ impl Notes for MemoryNotes {
             note.clone()
         };
         self.emit(user, ActivityKind::NoteUpdated, id, None, Some(note.title.clone()));
+        self.index(user, &note);
         Ok(note)
     }
 
@@ -134,10 +175,13 @@ impl Notes for MemoryNotes {
             }
             (note, removed)
         };
-        for a in &removed {
+        for a in removed.iter().filter(|a| a.state == AttachmentState::Ready) {
             self.emit(user, ActivityKind::AttachmentDeleted, id, Some(a), Some(a.filename.clone()));
         }
         self.emit(user, ActivityKind::NoteDeleted, id, None, Some(note.title));
+        if let Some(search) = &self.search {
+            search.drop_note(user, id);
+        }
         Ok(removed)
     }
 
@@ -156,13 +200,15 @@ impl Notes for MemoryNotes {
             }
             all.insert((attachment.note_id, attachment.id), attachment.clone());
         }
-        self.emit(
-            user,
-            ActivityKind::AttachmentAdded,
-            attachment.note_id,
-            Some(attachment),
-            Some(attachment.filename.clone()),
-        );
+        if attachment.state == AttachmentState::Ready {
+            self.emit(
+                user,
+                ActivityKind::AttachmentAdded,
+                attachment.note_id,
+                Some(attachment),
+                Some(attachment.filename.clone()),
+            );
+        }
         Ok(())
     }
 
@@ -178,13 +224,33 @@ impl Notes for MemoryNotes {
             .unwrap_or_default())
     }
 
+    async fn mark_attachment_ready(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
+        let (ready, was_pending) = {
+            let mut data = lock(&self.data);
+            let a = data
+                .attachments
+                .get_mut(user)
+                .and_then(|all| all.get_mut(&(note, attachment)))
+                .ok_or(StoreError::NotFound)?;
+            let was_pending = a.state == AttachmentState::Pending;
+            a.state = AttachmentState::Ready;
+            (a.clone(), was_pending)
+        };
+        if was_pending {
+            self.emit(user, ActivityKind::AttachmentAdded, note, Some(&ready), Some(ready.filename.clone()));
+        }
+        Ok(ready)
+    }
+
     async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
         let removed = lock(&self.data)
             .attachments
             .get_mut(user)
             .and_then(|all| all.remove(&(note, attachment)))
             .ok_or(StoreError::NotFound)?;
-        self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), Some(removed.filename.clone()));
+        if removed.state == AttachmentState::Ready {
+            self.emit(user, ActivityKind::AttachmentDeleted, note, Some(&removed), Some(removed.filename.clone()));
+        }
         Ok(removed)
     }
 
@@ -341,68 +407,6 @@ impl Cache for MemoryCache {
         let mut entries = lock(&self.entries);
         for key in keys {
             entries.remove(key);
-        }
-        Ok(())
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-/// Blobs in memory. Presigned URLs point at `base_url` (`<base_url>/<key>?expires=<unix>`): a
-/// local server that wants real uploads serves them with [`MemoryBlobs::put_object`] and
-/// [`MemoryBlobs::get_object`].
-pub struct MemoryBlobs {
-    base_url: String,
-    objects: Mutex<HashMap<String, (String, Vec<u8>)>>,
-}
-
-impl MemoryBlobs {
-    pub fn new(base_url: impl Into<String>) -> MemoryBlobs {
-        MemoryBlobs { base_url: base_url.into().trim_end_matches('/').to_string(), objects: Mutex::default() }
-    }
-
-    /// Stores an uploaded object.
-    pub fn put_object(&self, key: &str, content_type: &str, bytes: Vec<u8>) {
-        lock(&self.objects).insert(key.to_string(), (content_type.to_string(), bytes));
-    }
-
-    /// `(content type, bytes)` of an object.
-    pub fn get_object(&self, key: &str) -> Option<(String, Vec<u8>)> {
-        lock(&self.objects).get(key).cloned()
-    }
-}
-
-#[async_trait]
-impl Blobs for MemoryBlobs {
-    async fn presign_upload(
-        &self,
-        key: &str,
-        content_type: &str,
-        size: u64,
-        expires: Duration,
-    ) -> Result<PresignedUpload, StoreError> {
-        let expires_at = now() + expires;
-        Ok(PresignedUpload {
-            url: format!("{}/{key}?expires={}", self.base_url, expires_at.unix_timestamp()),
-            headers: vec![("content-type".into(), content_type.into()), ("content-length".into(), size.to_string())],
-            expires_at,
-        })
-    }
-
-    async fn presign_download(&self, key: &str, _filename: &str, expires: Duration) -> Result<String, StoreError> {
-        Ok(format!("{}/{key}?expires={}", self.base_url, (now() + expires).unix_timestamp()))
-    }
-
-    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.objects).contains_key(key))
-    }
-
-    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
-        let mut objects = lock(&self.objects);
-        for key in keys {
-            objects.remove(key);
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 //!   how to start them when they are not reachable.
 //! - [`pg::TestDb`]: a fresh PostgreSQL database per test, dropped afterwards.
 //! - [`proxy::Proxy`]: a TCP proxy to switch a dependency off and on (fault tests).
+//! - [`redis::RedisServer`]: a private Redis to pause (SIGSTOP) and resume (SIGCONT).
 //! - [`http::send`]: the one small HTTP client (presigned URLs, the dev server, smoke checks).
 //! - [`aws`]: SDK configuration and clients pointed at moto (dummy static credentials, us-east-1,
 //!   path-style S3).
@@ -25,6 +26,7 @@ pub mod moto;
 pub mod pg;
 pub mod process;
 pub mod proxy;
+pub mod redis;
 pub mod services;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -63,8 +63,33 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// The URL of database `name` on the server of `admin_url`, created first when it does not exist
+/// (the dev server's own database, say). `Err` says why not.
+pub async fn ensure_database(admin_url: &str, name: &str) -> Result<String, String> {
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') || name.is_empty() {
+        return Err(format!("not a plain database name: {name:?}"));
+    }
+    let (client, conn) =
+        tokio_postgres::connect(admin_url, NoTls).await.map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
+    tokio::spawn(conn);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some();
+    if !exists {
+        match client.batch_execute(&format!("CREATE DATABASE {name}")).await {
+            Ok(()) => {}
+            // Another process created it in between.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(format!("cannot create database {name}: {e}")),
+        }
+    }
+    Ok(replace_database(admin_url, name))
+}
+
 /// `postgres://u@h:p/db?x` -> `postgres://u@h:p/<name>?x`.
-fn replace_database(url: &str, name: &str) -> String {
+pub fn replace_database(url: &str, name: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
     let (rest, query) = match rest.split_once('?') {
         Some((r, q)) => (r, Some(q)),

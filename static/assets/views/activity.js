@@ -1,7 +1,7 @@
 // Activity screen: the user's recent events (filled asynchronously from the notes stream), paged.
 
 import * as api from '../api.js';
-import { h, render, showError, clearError, timeEl, loading } from '../ui.js';
+import { h, render, timeEl, loading, statusLine } from '../ui.js';
 
 const KINDS = {
   note_created: 'Created note',
@@ -25,14 +25,15 @@ export async function showActivity() {
   const status = h('div', { class: 'list-status', 'data-testid': 'activity-status' });
   const more = h('button', { type: 'button', class: 'button', 'data-testid': 'load-more-activity', hidden: true, onclick: () => load(false) }, 'Load more');
   const refresh = h('button', { type: 'button', class: 'button', 'data-testid': 'refresh-activity', onclick: () => load(true) }, 'Refresh');
+  const live = statusLine('activity-live');
 
   render(h('section', { class: 'panel', 'aria-labelledby': 'activity-heading' },
     h('div', { class: 'pane-head' }, h('h1', { id: 'activity-heading' }, 'Activity'), refresh),
     h('p', { class: 'hint' }, 'Your recent changes. New entries can take a few seconds to appear.'),
-    status, ol, more));
+    live.el, status, ol, more));
 
   async function load(first) {
-    clearError();
+    live.clear();
     (first ? refresh : more).disabled = true;
     if (first) status.replaceChildren(loading('Loading activity…'));
     try {
@@ -44,7 +45,7 @@ export async function showActivity() {
       more.hidden = !cursor;
     } catch (err) {
       status.replaceChildren(h('p', { class: 'empty' }, 'Could not load the activity.'));
-      showError(err);
+      live.fail(err);
     } finally {
       refresh.disabled = false;
       more.disabled = false;

@@ -1,7 +1,7 @@
 // Stats screen: totals and a small CSS bar chart of the last 30 days (with a text equivalent).
 
 import * as api from '../api.js';
-import { h, render, showError, loading } from '../ui.js';
+import { h, render, loading, statusLine } from '../ui.js';
 
 export async function showStats() {
   const body = h('div', { 'data-testid': 'stats' }, loading('Loading stats…'));
@@ -10,8 +10,9 @@ export async function showStats() {
   try {
     stats = await api.getStats();
   } catch (err) {
-    body.replaceChildren(h('p', { class: 'empty' }, 'Could not load the stats.'));
-    showError(err);
+    const live = statusLine('stats-live');
+    body.replaceChildren(h('p', { class: 'empty' }, 'Could not load the stats.'), live.el);
+    live.fail(err);
     return;
   }
 

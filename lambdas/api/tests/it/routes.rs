@@ -62,8 +62,11 @@ async fn notes_lifecycle() {
     );
     let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "\"1\"")).await;
     assert_eq!(r.summary(), "412 precondition_failed");
+    // RFC 9110: If-Match compares strongly, so a weak tag never matches.
     let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "W/\"2\"")).await;
-    assert_eq!(r.json["version"], json!(3));
+    assert_eq!(r.summary(), "412 precondition_failed");
+    let r = api.call(Call::put(&path, body.clone()).by(&a).header("if-match", "\"7\", \"2\"")).await;
+    assert_eq!(r.json["version"], json!(3), "a list matches when one of its tags does");
     // The cache was invalidated by the writes.
     let got = api.call(Call::get(&path).by(&a)).await;
     assert_eq!((got.json["version"].clone(), got.header("etag")), (json!(3), Some("\"3\"")));

@@ -11,6 +11,7 @@ use notes_core::blobs::S3Blobs;
 use notes_core::cache::RedisCache;
 use notes_core::dynamo::DynamoNotes;
 use notes_core::postgres::{Pg, PgActivity};
+use notes_core::search::PgSearch;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -39,6 +40,7 @@ pub async fn stores_on(moto: &testkit::moto::Moto) -> Stores {
     let state = AppState {
         notes: Arc::new(DynamoNotes::new(ddb, table)),
         activity: Arc::new(PgActivity::new(pg.clone())),
+        search: Arc::new(PgSearch::new(pg.clone())),
         blobs: Arc::new(S3Blobs::new(s3.clone(), &bucket)),
         cache: Some(Arc::new(RedisCache::new(&testkit::redis_url()).unwrap())),
         site_origin: Some(SITE.into()),

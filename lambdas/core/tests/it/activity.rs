@@ -97,7 +97,7 @@ async fn memory_activity_keeps_the_contract() {
 async fn postgres_activity_keeps_the_contract() {
     let db = testkit::pg::TestDb::create().await;
     let pg = Arc::new(Pg::from_url(db.url()));
-    assert_eq!(pg.migrate().await.unwrap(), vec!["0001_activity".to_string()]);
+    assert_eq!(pg.migrate().await.unwrap(), vec!["0001_activity".to_string(), "0002_search".to_string()]);
     assert_eq!(pg.migrate().await.unwrap(), Vec::<String>::new(), "migrations are idempotent");
     check(&PgActivity::new(pg)).await;
 }

@@ -29,19 +29,51 @@ async fn check(blobs: &dyn Blobs, upload: Upload<'_>, download: &dyn Fn(&str) ->
     blobs.delete(&[key]).await.unwrap(); // absent is fine
 }
 
+/// `%XX` and `+` decoded (the presigned URLs' query values).
+fn decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
 #[tokio::test]
 async fn memory_blobs_keep_the_contract() {
-    let blobs = MemoryBlobs::new("http://localhost:9/blobs/");
-    let key_of = |url: &str| {
-        url.strip_prefix("http://localhost:9/blobs/").and_then(|r| r.split('?').next()).unwrap().to_string()
+    let blobs = MemoryBlobs::new("http://localhost:9/blobs/", [1; 32]);
+    // What the dev server's blob endpoint does with a presigned URL: verify it, then serve it.
+    let parse = |url: &str| {
+        let (path, query) = url.strip_prefix("http://localhost:9/blobs/").unwrap().split_once('?').unwrap();
+        let query: std::collections::HashMap<String, String> =
+            query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), decode(v))).collect();
+        let grant = blobs.verify(path, &query).expect("a valid presigned URL");
+        (path.to_string(), grant)
     };
     check(
         &blobs,
         &|url, headers, body| {
             let ct = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.clone()).unwrap();
-            blobs.put_object(&key_of(url), &ct, body.to_vec());
+            let (key, grant) = parse(url);
+            assert_eq!((grant.method.as_str(), grant.content_type.as_deref()), ("PUT", Some(ct.as_str())));
+            assert_eq!(grant.size, Some(body.len() as u64));
+            blobs.put_object(&key, &ct, body.to_vec());
         },
-        &|url| blobs.get_object(&key_of(url)).unwrap().1,
+        &|url| {
+            let (key, grant) = parse(url);
+            assert_eq!(grant.method, "GET");
+            assert!(grant.disposition.is_some_and(|d| d.contains("filename=\"hello world.txt\"")));
+            blobs.get_object(&key).unwrap().1
+        },
     )
     .await;
 }

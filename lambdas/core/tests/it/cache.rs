@@ -71,3 +71,22 @@ async fn redis_outage_then_recovery() {
     assert_eq!(cache.get(&key, "f").await.unwrap().as_deref(), Some("v"));
     cache.invalidate(&[key]).await.unwrap();
 }
+
+/// Redis frozen (SIGSTOP) while a write invalidates, and the invalidation not even sent (the
+/// adapter skips Redis after a failure): it is kept and sent before anything else once Redis
+/// answers again, so nothing stale is read after the blip.
+#[tokio::test]
+async fn an_invalidation_missed_during_a_pause_is_sent_before_the_next_read() {
+    let redis = testkit::redis::RedisServer::start();
+    let writer = RedisCache::new(&redis.url()).unwrap().with_backoff(Duration::from_millis(500));
+    let key = testkit::unique_name("paused:");
+    writer.put(&key, "v", "old", Duration::from_secs(60)).await.unwrap();
+    redis.pause();
+    assert!(writer.get(&key, "v").await.is_err(), "Redis is frozen: a miss");
+    assert!(writer.invalidate(std::slice::from_ref(&key)).await.is_err(), "skipped: marked down");
+    redis.resume();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(writer.get(&key, "v").await.unwrap(), None, "the missed invalidation went first");
+    let other = RedisCache::new(&redis.url()).unwrap();
+    assert_eq!(other.get(&key, "v").await.unwrap(), None, "for every reader of that Redis");
+}

@@ -5,3 +5,4 @@ mod activity;
 mod blobs;
 mod cache;
 mod notes;
+mod search;

@@ -2,7 +2,7 @@
 
 use notes_core::dynamo::DynamoNotes;
 use notes_core::ports::Notes;
-use notes_core::{Attachment, Id, NoteContent, StoreError, UserId, blob_key, now};
+use notes_core::{Attachment, AttachmentState, Id, NoteContent, NoteKey, StoreError, UserId, blob_key, now};
 use notes_memory::MemoryNotes;
 
 fn user() -> UserId {
@@ -23,6 +23,7 @@ fn attachment(user: &UserId, note: Id, name: &str) -> Attachment {
         size: 5,
         key: blob_key(user, note, id),
         created_at: now(),
+        state: AttachmentState::Pending,
     }
 }
 
@@ -47,6 +48,24 @@ async fn check(store: &dyn Notes) {
     let (page, next) = store.list(&a, 3, None).await.unwrap();
     assert_eq!((page.len(), next), (3, None));
 
+    // Most recently updated first: an edit moves a note to the top, in pages.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let n1 = store.update(&a, n1.id, Some(1), content("one, edited")).await.unwrap();
+    let (page, next) = store.list_updated(&a, 2, None).await.unwrap();
+    assert_eq!(page.iter().map(|n| n.id).collect::<Vec<_>>(), vec![n1.id, n3.id]);
+    assert_eq!(next, Some(NoteKey::of(n3.updated_at, n3.id)));
+    let (page, next) = store.list_updated(&a, 2, next).await.unwrap();
+    assert_eq!((page.iter().map(|n| n.id).collect::<Vec<_>>(), next), (vec![n2.id], None));
+    assert_eq!(
+        store.list(&a, 3, None).await.unwrap().0.iter().map(|n| n.id).collect::<Vec<_>>(),
+        vec![n3.id, n2.id, n1.id]
+    );
+    // Several by id, in the order asked; unknown and other users' ids left out.
+    let got = store.get_many(&a, &[n2.id, Id::new(), n1.id]).await.unwrap();
+    assert_eq!(got, vec![n2.clone(), n1.clone()]);
+    assert_eq!(store.get_many(&b, &[n1.id, n2.id]).await.unwrap(), vec![]);
+    assert_eq!(store.list_updated(&b, 10, None).await.unwrap(), (vec![], None));
+
     // Isolation: b sees and changes nothing of a's.
     assert!(matches!(store.get(&b, n1.id).await, Err(StoreError::NotFound)));
     assert_eq!(store.list(&b, 10, None).await.unwrap().0, vec![]);
@@ -56,12 +75,12 @@ async fn check(store: &dyn Notes) {
     assert!(matches!(store.list_attachments(&b, n1.id).await, Err(StoreError::NotFound)));
 
     // Optimistic concurrency.
-    let u = store.update(&a, n1.id, Some(1), content("one v2")).await.unwrap();
-    assert_eq!((u.version, u.title.as_str(), u.created_at), (2, "one v2", n1.created_at));
+    let u = store.update(&a, n1.id, Some(2), content("one v3")).await.unwrap();
+    assert_eq!((u.version, u.title.as_str(), u.created_at), (3, "one v3", n1.created_at));
     assert!(u.updated_at >= n1.updated_at);
-    assert!(matches!(store.update(&a, n1.id, Some(1), content("stale")).await, Err(StoreError::VersionMismatch)));
-    let u = store.update(&a, n1.id, None, content("one v3")).await.unwrap();
-    assert_eq!(u.version, 3);
+    assert!(matches!(store.update(&a, n1.id, Some(2), content("stale")).await, Err(StoreError::VersionMismatch)));
+    let u = store.update(&a, n1.id, None, content("one v4")).await.unwrap();
+    assert_eq!(u.version, 4);
     assert_eq!(store.get(&a, n1.id).await.unwrap(), u);
     assert!(matches!(store.update(&a, Id::new(), Some(1), content("x")).await, Err(StoreError::NotFound)));
 
@@ -70,6 +89,12 @@ async fn check(store: &dyn Notes) {
     let y = attachment(&a, n1.id, "y.txt");
     store.add_attachment(&a, &x).await.unwrap();
     store.add_attachment(&a, &y).await.unwrap();
+    // Pending until marked ready (by its owner only).
+    assert!(matches!(store.mark_attachment_ready(&b, n1.id, y.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.mark_attachment_ready(&a, n1.id, Id::new()).await, Err(StoreError::NotFound)));
+    let y = Attachment { state: AttachmentState::Ready, ..y };
+    assert_eq!(store.mark_attachment_ready(&a, n1.id, y.id).await.unwrap(), y);
+    assert_eq!(store.mark_attachment_ready(&a, n1.id, y.id).await.unwrap(), y, "idempotent");
     store.add_attachment(&a, &attachment(&a, n2.id, "other.txt")).await.unwrap();
     assert_eq!(store.list_attachments(&a, n1.id).await.unwrap(), vec![x.clone(), y.clone()]);
     assert!(matches!(store.add_attachment(&a, &attachment(&a, Id::new(), "z")).await, Err(StoreError::NotFound)));

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use testkit::http::Response;
 
+mod gateway;
+mod schemathesis;
+
 fn project_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -23,17 +26,32 @@ struct Server {
     child: Child,
     site: String,
     api: String,
+    /// The first two lines on stdout, as printed.
+    lines: Vec<String>,
+    /// Where stderr goes, when captured.
+    stderr: Option<tempfile::NamedTempFile>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        Server::start_with(extra, &[], false)
+    }
+
+    /// With extra environment, and stderr captured (see [`Server::stderr`]) when asked.
+    fn start_with(extra: &[&str], env: &[(&str, &str)], capture: bool) -> Server {
+        let stderr_file = capture.then(|| tempfile::NamedTempFile::new().unwrap());
+        let stderr = match &stderr_file {
+            Some(f) => Stdio::from(f.reopen().unwrap()),
+            None => Stdio::inherit(),
+        };
         let mut child = dev_server()
             .args(["--no-watch", "--site-port", "0", "--api-port", "0", "--project-dir"])
             .arg(project_root())
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("the dev server starts");
         let stdout = child.stdout.take().unwrap();
@@ -44,19 +62,26 @@ impl Server {
             }
         });
         let (mut site, mut api) = (None, None);
+        let mut lines = Vec::new();
         // Generous: `--backends local` may install the pinned moto first.
         let deadline = Instant::now() + Duration::from_secs(300);
         while site.is_none() || api.is_none() {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("the dev server prints its URLs in time");
+            lines.push(line.clone());
             if let Some(url) = line.strip_prefix("site ") {
                 site = Some(url.trim().trim_end_matches('/').to_string());
             } else if let Some(url) = line.strip_prefix("api ") {
                 api = Some(url.trim().to_string());
             }
         }
-        Server { child, site: site.unwrap(), api: api.unwrap() }
+        Server { child, site: site.unwrap(), api: api.unwrap(), lines, stderr: stderr_file }
+    }
+
+    /// What it printed on stderr so far (when captured).
+    fn stderr(&self) -> String {
+        self.stderr.as_ref().map(|f| std::fs::read_to_string(f.path()).unwrap_or_default()).unwrap_or_default()
     }
 
     fn stop(&mut self) -> Option<std::process::ExitStatus> {
@@ -109,9 +134,12 @@ fn token(server: &Server, username: &str) -> String {
 
 #[test]
 fn the_app_runs_locally_with_dev_sign_in_cors_and_isolation() {
-    let mut server = Server::start(&[]);
+    let mut server = Server::start_with(&[], &[("RUST_LOG", "info")], true);
     let site = server.site.clone();
     let api = server.api.clone();
+    // Both lines name an origin, in the same form.
+    let origin = regex::Regex::new(r"^(site  |api   )http://127\.0\.0\.1:[0-9]+$").unwrap();
+    assert!(server.lines.iter().all(|l| origin.is_match(l)), "{:?}", server.lines);
 
     // The site: the bundled index with the production security headers, and its settings.
     let index = http("GET", &format!("{site}/"), &[], b"");
@@ -208,6 +236,10 @@ fn the_app_runs_locally_with_dev_sign_in_cors_and_isolation() {
     let download = http("GET", &download_url, &[("Origin", &site)], b"");
     assert_eq!(download.status, 200);
     assert_eq!(download.body, content);
+    // Saved under its own name, not its id.
+    assert_eq!(download.header("content-disposition"), Some("attachment; filename=\"a.txt\"; filename*=UTF-8''a.txt"));
+    // The API's tracing honours RUST_LOG (info: one line per request).
+    assert!(server.stderr().contains("/v1/notes"), "{}", server.stderr());
 
     // Ctrl-C / SIGTERM stops it cleanly.
     let status = server.stop().expect("the dev server stops within 5 s of SIGTERM");
@@ -261,6 +293,20 @@ fn local_backends_serve_notes_attachments_and_stream_fed_activity() {
     let put = http("PUT", &upload_url, &[("Origin", &site), ("Content-Type", "text/plain")], b"hello");
     assert!(put.status < 300, "{put:?}");
     assert_eq!(put.header("access-control-allow-origin"), Some(site.as_str()));
+    // The client confirms the upload (one HEAD on moto): the attachment is ready, and added.
+    let aid = body_json(&att)["id"].as_str().unwrap().to_string();
+    let confirmed = http("POST", &format!("{api}/v1/notes/{id}/attachments/{aid}/confirm"), &json, b"");
+    assert_eq!(confirmed.status, 200, "{}", String::from_utf8_lossy(&confirmed.body));
+    assert_eq!(body_json(&confirmed)["state"], "ready");
+
+    // A DELETE of a note that does not exist is a failed DynamoDB transaction: the stream
+    // consumer must keep delivering after it (moto's iterators go blind after one).
+    let missing = format!("{api}/v1/notes/{}", "0190a5d2-0000-7000-8000-000000000000");
+    assert_eq!(http("DELETE", &missing, &json, b"").status, 404);
+    let later =
+        http("POST", &format!("{api}/v1/notes"), &json, br#"{"title":"After the failed delete","body":"kiwi"}"#);
+    assert_eq!(later.status, 201);
+    let later_id = body_json(&later)["id"].as_str().unwrap().to_string();
 
     // Activity comes from PostgreSQL, written by the stream consumer: poll, bounded.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -269,12 +315,60 @@ fn local_backends_serve_notes_attachments_and_stream_fed_activity() {
         let for_note = activity["items"]
             .as_array()
             .map_or(0, |items| items.iter().filter(|i| i["note_id"] == id.as_str()).count());
-        if for_note >= 2 {
+        let after_failure =
+            activity["items"].as_array().is_some_and(|items| items.iter().any(|i| i["note_id"] == later_id.as_str()));
+        if for_note >= 2 && after_failure {
             break;
         }
-        assert!(Instant::now() < deadline, "no stream-fed activity for the note within 30 s: {activity}");
+        assert!(Instant::now() < deadline, "no stream-fed activity for the notes within 30 s: {activity}");
         std::thread::sleep(Duration::from_millis(500));
+    }
+    // Search is fed by the same consumer (PostgreSQL full-text), read back from DynamoDB.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = body_json(&http("GET", &format!("{api}/v1/notes?q=kiw&sort=updated"), &json, b""));
+        if found["items"].as_array().is_some_and(|items| items.len() == 1 && items[0]["id"] == later_id.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the note is not searchable within 30 s: {found}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // In its own database, never the tests' one.
+    let own = testkit::pg::replace_database(&testkit::database_url(), "notes_dev");
+    let rows = count_rows(&own, &user);
+    assert!(rows >= 3, "{rows} activity rows of the user in notes_dev");
+    if !testkit::database_url().ends_with("/notes_dev") {
+        assert_eq!(count_rows(&testkit::database_url(), &user), 0, "nothing in DATABASE_URL's own database");
     }
     let status = server.stop().expect("the dev server stops within 5 s of SIGTERM");
     assert!(status.success(), "{status:?}");
+}
+
+/// Activity rows of `user` in the database at `url` (0 when it has no activity table).
+fn count_rows(url: &str, user: &str) -> i64 {
+    let url = url.to_string();
+    let sub = notes_dev_sub(user);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            match client.query_one("SELECT count(*) FROM activity WHERE user_id = $1", &[&sub]).await {
+                Ok(row) => row.get(0),
+                Err(_) => 0,
+            }
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The `sub` the dev sign-in gives a user name.
+fn notes_dev_sub(user: &str) -> String {
+    let out = dev_server().args(["token", user, "--project-dir"]).arg(project_root()).output().unwrap();
+    let token = String::from_utf8(out.stdout).unwrap();
+    let payload = token.trim().split('.').nth(1).unwrap().to_string();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["sub"].as_str().unwrap().to_string()
 }

@@ -17,7 +17,7 @@ async fn applies_once_and_is_idempotent() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(tables, vec!["activity", "attachments", "notes", "schema_migrations"]);
+    assert_eq!(tables, vec!["activity", "attachments", "note_search", "notes", "schema_migrations"]);
 }
 
 #[tokio::test]
