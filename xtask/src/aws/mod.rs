@@ -9,6 +9,7 @@ pub mod calls;
 pub mod cfn;
 pub mod cloudfront;
 pub mod lambda;
+pub mod permissions;
 pub mod rds;
 pub mod s3;
 

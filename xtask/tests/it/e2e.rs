@@ -180,6 +180,14 @@ pub fn xtask(moto: &Moto, project: &Project, stack: &str, args: &[&str]) -> Run 
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let json = serde_json::from_slice(&stdout).unwrap_or(Value::Null);
     eprintln!("---- xtask {}\n{stderr}", args.join(" "));
+    // Every operation this run made has its IAM actions in the table lint checks the deployer
+    // policies against.
+    for op in json["aws_calls"].as_object().into_iter().flatten().map(|(op, _)| op) {
+        assert!(
+            xtask::aws::permissions::of(op).is_some(),
+            "{op} is not in xtask/src/aws/permissions.rs (the deployer policies are not checked for it)"
+        );
+    }
     Run { status, stderr, json }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde_json::Value as Json;
 
 use super::model::Env;
-use super::{CheckReport, function_roles, handlers, iam_grammar, key_policies};
+use super::{CheckReport, deployer_calls, function_roles, handlers, iam_grammar, key_policies};
 use crate::cloud::Template;
 use crate::tools::Tools;
 
@@ -139,7 +139,8 @@ pub fn cloud_templates(root: &Path) -> anyhow::Result<Vec<(String, Json)>> {
         .collect()
 }
 
-/// The checks of this module that need no Python: pinned data, handler permissions, key policies.
+/// The checks of this module that need no Python: pinned data, handler permissions, the tool's own
+/// calls, key policies.
 pub fn offline_checks(root: &Path, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
     Ok(vec![
         pinned_types(&cloud_templates(root)?, &inputs.permissions),
@@ -148,6 +149,12 @@ pub fn offline_checks(root: &Path, inputs: &Inputs) -> anyhow::Result<Vec<CheckR
             &inputs.deployer_policies,
             &inputs.permissions,
             &inputs.handler_allowlist,
+            &inputs.env,
+        ),
+        deployer_calls::deployer_calls(
+            &inputs.template,
+            &inputs.deployer_policies,
+            crate::aws::permissions::PERMISSIONS,
             &inputs.env,
         ),
         key_policies::key_policies(&inputs.template, &inputs.permissions, &inputs.env),

@@ -8,7 +8,8 @@
 //! - [`deployer_files`]: each deployer policy file's grammar and size;
 //! - authorization, from AWS's own data rather than hand tables (inputs in [`files`], the stand-in
 //!   deployment in [`model`]): [`handlers`] (what CloudFormation's resource handlers call vs the
-//!   deployer policies, resource scoping and tag-on-create included), [`key_policies`] (what each KMS
+//!   deployer policies, resource scoping and tag-on-create included), [`deployer_calls`] (what the
+//!   xtask itself calls vs the deployer policies), [`key_policies`] (what each KMS
 //!   key's policy must delegate), [`function_roles`] (what each function's code calls vs its role),
 //!   [`iam_grammar`] (parliament on every policy document);
 //! - [`external`]: cfn-lint and checkov.
@@ -17,6 +18,7 @@
 //! runs them all.
 
 pub mod consistency;
+pub mod deployer_calls;
 pub mod deployer_files;
 pub mod external;
 pub mod files;

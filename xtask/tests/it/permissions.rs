@@ -1,0 +1,113 @@
+//! The table of the xtask's AWS operations and their IAM actions (`xtask::aws::permissions`, the
+//! input of lint's check of the deployer policies) is derived from the code: every SDK operation
+//! named under `xtask/src` has an entry, and every entry is still called. (The end-to-end runs add
+//! the other half: each operation their call counter saw has an entry, see `e2e::xtask`.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use xtask::aws::permissions::PERMISSIONS;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `Operation` → `operation`: lowercase letters and digits only, so `CreateDBSnapshot` and the
+/// SDK's `create_db_snapshot` meet.
+fn normal(name: &str) -> String {
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// For each AWS SDK crate the xtask depends on: its service (normalized) and its operations'
+/// fluent method names (`src/operation/<name>/`).
+fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = meta["packages"].as_array().unwrap();
+    let xtask = packages.iter().find(|p| p["name"] == "xtask").unwrap();
+    let mut out = BTreeMap::new();
+    for dep in xtask["dependencies"].as_array().unwrap() {
+        let name = dep["name"].as_str().unwrap();
+        let Some(service) = name.strip_prefix("aws-sdk-") else { continue };
+        if dep["kind"].as_str().is_some_and(|k| k == "dev") {
+            continue;
+        }
+        // The version cargo resolved for the xtask (the lock may hold several).
+        let node = meta["resolve"]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == xtask["id"]).unwrap();
+        let id = node["deps"].as_array().unwrap().iter().find(|d| d["name"] == name.replace('-', "_")).unwrap()["pkg"]
+            .clone();
+        let package = packages.iter().find(|p| p["id"] == id).unwrap();
+        let dir = Path::new(package["manifest_path"].as_str().unwrap()).parent().unwrap().join("src/operation");
+        let ops = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        out.insert(normal(service), ops);
+    }
+    out
+}
+
+/// `(service, operation)` (normalized) of every SDK operation called under `xtask/src`, with a
+/// file that calls it.
+fn called_operations() -> BTreeMap<(String, String), String> {
+    let sdks = sdk_operations();
+    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
+    let mut called = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root().join("xtask/src")) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let file = entry.path().strip_prefix(root()).unwrap().display().to_string();
+        for m in call.captures_iter(&text) {
+            for (service, ops) in &sdks {
+                if ops.contains(&m[1]) {
+                    called.entry((service.clone(), normal(&m[1]))).or_insert_with(|| file.clone());
+                }
+            }
+        }
+    }
+    called
+}
+
+fn table() -> BTreeSet<(String, String)> {
+    PERMISSIONS
+        .iter()
+        .map(|p| {
+            let (service, op) = p.operation.split_once('.').expect("Service.Operation");
+            (normal(service), normal(op))
+        })
+        .collect()
+}
+
+#[test]
+fn every_aws_operation_the_xtask_calls_has_its_iam_actions_and_no_entry_is_stale() {
+    let called = called_operations();
+    let table = table();
+    // An operation name several SDKs share is called on one of them: any one entry suffices.
+    let mut by_operation: BTreeMap<&str, Vec<(&String, &String)>> = BTreeMap::new();
+    for ((service, op), file) in &called {
+        by_operation.entry(op).or_default().push((service, file));
+    }
+    let missing: Vec<String> = by_operation
+        .iter()
+        .filter(|(op, calls)| !calls.iter().any(|(service, _)| table.contains(&((*service).clone(), op.to_string()))))
+        .map(|(op, calls)| format!("{op} (called in {})", calls[0].1))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add these operations and their IAM actions to xtask/src/aws/permissions.rs: {missing:?}"
+    );
+    let stale: Vec<&(String, String)> = table.iter().filter(|entry| !called.contains_key(*entry)).collect();
+    assert!(stale.is_empty(), "xtask/src/aws/permissions.rs lists operations nothing calls: {stale:?}");
+    assert!(called.len() > 30, "the scan found too little to be right: {called:?}");
+}
