@@ -48,6 +48,9 @@ fn service_short_name(service: &str) -> String {
         "cloudfront" => "CloudFront".into(),
         "lambda" => "Lambda".into(),
         "sts" => "STS".into(),
+        "cloudwatch" => "CloudWatch".into(),
+        "cloudwatchlogs" | "cloudwatch logs" | "logs" => "CloudWatchLogs".into(),
+        "codedeploy" => "CodeDeploy".into(),
         _ => service.to_string(),
     }
 }
