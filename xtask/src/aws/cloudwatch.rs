@@ -34,12 +34,13 @@ pub async fn in_alarm(cw: &aws_sdk_cloudwatch::Client, prefix: &str) -> anyhow::
             .describe_alarms()
             .alarm_name_prefix(prefix)
             .state_value(StateValue::Alarm)
-            .set_next_token(token)
+            .set_next_token(token.clone())
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("cannot read the alarms {prefix}*: {}", super::error_line(&e)))?;
-        alarms.extend(out.metric_alarms().iter().map(to_alarm));
-        token = out.next_token().map(String::from);
+        // Filtered here too: an emulator may ignore StateValue.
+        alarms.extend(out.metric_alarms().iter().map(to_alarm).filter(|a| a.state == "ALARM"));
+        token = out.next_token().filter(|t| !t.is_empty() && Some(*t) != token.as_deref()).map(String::from);
         if token.is_none() {
             break;
         }

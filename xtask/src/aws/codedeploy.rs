@@ -79,17 +79,23 @@ fn to_deployment(d: &aws_sdk_codedeploy::types::DeploymentInfo) -> Deployment {
     }
 }
 
+/// The next page's token: none when the service returns none, an empty one or the same again (moto
+/// answers an empty token on the last page).
+fn next(token: Option<&str>, previous: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty() && Some(*t) != previous).map(String::from)
+}
+
 /// The deployment groups of `app`.
 pub async fn groups(cd: &aws_sdk_codedeploy::Client, app: &str) -> anyhow::Result<Vec<String>> {
     let mut groups = Vec::new();
     let mut token = None;
     loop {
         let out =
-            cd.list_deployment_groups().application_name(app).set_next_token(token).send().await.map_err(|e| {
-                anyhow::anyhow!("cannot list the deployment groups of {app}: {}", super::error_line(&e))
-            })?;
+            cd.list_deployment_groups().application_name(app).set_next_token(token.clone()).send().await.map_err(
+                |e| anyhow::anyhow!("cannot list the deployment groups of {app}: {}", super::error_line(&e)),
+            )?;
         groups.extend(out.deployment_groups().iter().cloned());
-        token = out.next_token().map(String::from);
+        token = next(out.next_token(), token.as_deref());
         if token.is_none() {
             break;
         }
@@ -123,24 +129,33 @@ pub async fn deployments(
     since: Option<i64>,
     max: usize,
 ) -> anyhow::Result<Vec<Deployment>> {
+    // ListDeployments takes an application only together with one of its groups.
+    let groups = match group {
+        Some(g) => vec![g.to_string()],
+        None => groups(cd, app).await?,
+    };
     let mut ids = Vec::new();
-    let mut token = None;
-    loop {
-        let range =
-            since.map(|s| aws_sdk_codedeploy::types::TimeRange::builder().start(DateTime::from_secs(s)).build());
-        let out = cd
-            .list_deployments()
-            .application_name(app)
-            .set_deployment_group_name(group.map(String::from))
-            .set_create_time_range(range)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot list the deployments of {app}: {}", super::error_line(&e)))?;
-        ids.extend(out.deployments().iter().cloned());
-        token = out.next_token().map(String::from);
-        if token.is_none() || ids.len() >= 100 {
-            break;
+    for group in &groups {
+        let mut token = None;
+        loop {
+            let range =
+                since.map(|s| aws_sdk_codedeploy::types::TimeRange::builder().start(DateTime::from_secs(s)).build());
+            let out = cd
+                .list_deployments()
+                .application_name(app)
+                .deployment_group_name(group)
+                .set_create_time_range(range)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot list the deployments of {app}/{group}: {}", super::error_line(&e))
+                })?;
+            ids.extend(out.deployments().iter().cloned());
+            token = next(out.next_token(), token.as_deref());
+            if token.is_none() || ids.len() >= 100 {
+                break;
+            }
         }
     }
     let mut found = Vec::new();

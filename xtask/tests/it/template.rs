@@ -80,6 +80,7 @@ impl Scratch {
             template: dir.path().join("stack.yaml"),
             parameters: dir.path().join("parameters.json"),
             deployer_policies: dir.path().join("deployer-policies"),
+            deployed: dir.path().join("stack.transformed.yaml"),
         };
         let original = std::fs::read_to_string(stack_path()).expect("readable");
         let edited = edit_stack(original);
