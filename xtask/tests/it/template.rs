@@ -132,7 +132,7 @@ fn every_parameter_has_a_description_and_constraints() {
 #[test]
 fn every_output_the_deploy_tool_reads_exists() {
     check(&consistency::check_outputs(&stack()));
-    assert_eq!(StackOutputs::names().count(), 14);
+    assert_eq!(StackOutputs::names().count(), 16);
 }
 
 #[test]
