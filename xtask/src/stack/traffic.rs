@@ -5,10 +5,13 @@
 //! change of its status or weights — and, when the update failed, [`TrafficWatch::rollback`] names
 //! the alarm that fired as the root cause.
 //!
-//! Entry points for the stack phase (`stack/update.rs`), while the change set executes:
+//! Entry points for the stack phase (`stack/update.rs`, `run`): make the watch before
+//! ExecuteChangeSet (it follows deployments created from then on), then in place of the plain
+//! `stream_until_terminal` call and before the generic failure:
 //!
 //! ```ignore
-//! let mut traffic = TrafficWatch::new(req.state.map(|s| &s.outputs));
+//! let mut traffic = TrafficWatch::new(live.map(|s| &s.outputs));
+//! // ... execute_change_set ...
 //! let end = tokio::select! {
 //!     end = cfn::stream_until_terminal(&c.cfn, &cs.stack_id, marker.as_deref(), ui) => end?,
 //!     never = traffic.follow(c, ui) => match never {},
