@@ -11,7 +11,8 @@
 //!   CloudFormation, S3, CloudFront and Lambda operations;
 //! - [`cloud`]: the CloudFormation contract (template, parameters, what the deploy injects, stack
 //!   outputs) and its checks; [`lint`]: every check `lint` runs (with [`workflows_lint`] for the GitHub
-//!   workflows); [`stack`]: change sets, repairs and migrations of the stack;
+//!   workflows); [`stack`]: change sets, repairs, migrations and traffic shifts of the stack;
+//! - [`ops`]: day-2 reads of a deployed stack (function logs, status);
 //! - [`compile`]: cargo-lambda builds; [`package`]: the ELF check and the deterministic zip;
 //!   [`artifacts`]: the dist format (key, manifest, writer, reader, budgets); [`site`]: the site
 //!   bundle, its config.json, and publishing it to S3 and CloudFront.
@@ -24,6 +25,7 @@ pub mod compile;
 pub mod ctx;
 pub mod error;
 pub mod lint;
+pub mod ops;
 pub mod package;
 pub mod report;
 pub mod settings;
@@ -62,6 +64,8 @@ pub enum Cmd {
     Destroy(commands::destroy::Destroy),
     Sync(commands::sync::Sync),
     Outputs(commands::outputs::Outputs),
+    Status(commands::status::Status),
+    Logs(commands::logs::Logs),
     Lint(commands::lint::Lint),
     Dev(commands::dev::Dev),
     Test(commands::test::Test),
@@ -91,6 +95,8 @@ impl Cmd {
             Cmd::Destroy(cmd) => cmd.run(ctx),
             Cmd::Sync(cmd) => cmd.run(ctx),
             Cmd::Outputs(cmd) => cmd.run(ctx),
+            Cmd::Status(cmd) => cmd.run(ctx),
+            Cmd::Logs(cmd) => cmd.run(ctx),
             Cmd::Lint(cmd) => cmd.run(ctx),
             Cmd::Dev(cmd) => cmd.run(ctx),
             Cmd::Test(cmd) => cmd.run(ctx),

@@ -3,12 +3,17 @@
 //! external linters — parliament, cfn-lint and checkov on `cloud/`, actionlint and zizmor on
 //! `.github/workflows/` ([`crate::workflows_lint`]). Each check prints what it compared and how many
 //! problems it found; every problem is one line.
+//!
+//! The authorization checks, cfn-lint and checkov read the template as CloudFormation receives it:
+//! `cloud/stack.yaml` through [`crate::cloud::transform`] (hashed Version and Deployment ids) with
+//! the values of `cloud/parameters.json`, written to `<target>/xtask/lint/` (same lines as the
+//! source, so a finding's line number is the source's too).
 
 use std::path::PathBuf;
 
 use crate::Ctx;
 use crate::cloud::checks::{self, CheckReport};
-use crate::cloud::{ParameterFile, Template, injected};
+use crate::cloud::{ParameterFile, Template, injected, transform};
 use crate::error::Refusal;
 use crate::tools::Tools;
 use crate::workflows_lint;
@@ -16,6 +21,8 @@ use crate::workflows_lint;
 /// The files the checks read.
 pub struct Inputs {
     pub template: PathBuf,
+    /// `template` as the deploy submits it ([`transformed`]).
+    pub deployed: PathBuf,
     pub parameters: PathBuf,
     /// The directory of deployer policy files (`cloud/deployer-policies/`).
     pub deployer_policies: PathBuf,
@@ -23,8 +30,11 @@ pub struct Inputs {
 
 impl Inputs {
     pub fn of(ctx: &Ctx) -> Inputs {
+        let template = ctx.template_path();
+        let stem = template.file_stem().map_or("stack".into(), |s| s.to_string_lossy().into_owned());
         Inputs {
-            template: ctx.template_path(),
+            deployed: ctx.target_dir().join(format!("xtask/lint/{stem}.transformed.yaml")),
+            template,
             parameters: ctx.parameters_path(),
             deployer_policies: ctx.root.join(checks::files::DEPLOYER_POLICY_DIR),
         }
@@ -37,9 +47,25 @@ fn stack_name(ctx: &Ctx) -> String {
     configured.unwrap_or_else(|| checks::files::DEFAULT_STACK_NAME.to_string())
 }
 
+/// Writes the template as the deploy would submit it (the transform with the parameters file's
+/// values) to `inputs.deployed`; a parameters file that does not load leaves the defaults.
+pub fn transformed(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Template> {
+    let template = Template::load(&inputs.template, &ctx.shown(&inputs.template))?;
+    let values = ParameterFile::load(&inputs.parameters, &ctx.shown(&inputs.parameters), &template)
+        .map(|f| f.values)
+        .unwrap_or_default();
+    let deployed = transform::transform(&template, &values)?;
+    if let Some(dir) = inputs.deployed.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&inputs.deployed, &deployed.body)?;
+    Ok(deployed)
+}
+
 /// The project's own checks (no external tool). Errors only when a file cannot be read at all.
 pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
     let template = Template::load(&inputs.template, &ctx.shown(&inputs.template))?;
+    transformed(ctx, inputs)?;
     let mut reports = Vec::new();
     let mut problems = checks::consistency::check_parameter_declarations(&template);
     problems.extend(checks::consistency::check_outputs(&template));
@@ -84,7 +110,7 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
         compared: format!("{} files under {}", policies.len(), ctx.shown(&inputs.deployer_policies)),
         problems: checks::deployer_files::check_deployer_policies(&policies),
     });
-    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
+    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
     reports.extend(checks::files::offline_checks(&ctx.root, &authorization)?);
     Ok(reports)
 }
@@ -92,21 +118,22 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
 /// parliament on every policy document, cfn-lint and checkov on the template, actionlint and
 /// zizmor on the GitHub workflows.
 pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
-    let shown = ctx.shown(&inputs.template);
+    transformed(ctx, inputs)?;
+    let shown = format!("{} as deployed ({})", ctx.shown(&inputs.template), ctx.shown(&inputs.deployed));
     let workflows = workflows_lint::workflow_files(&ctx.root)?;
     let workflows_shown = format!("{} workflow file(s) in .github/workflows", workflows.len());
-    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.template, &inputs.parameters, &stack_name(ctx))?;
+    let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
     Ok(vec![
         checks::files::grammar_check(tools, &authorization)?,
         CheckReport {
             name: "cfn-lint",
             compared: format!("{shown} with {} (-c I)", ctx.shown(&inputs.parameters)),
-            problems: checks::external::cfn_lint(ctx, tools, &inputs.template, &inputs.parameters)?,
+            problems: checks::external::cfn_lint(ctx, tools, &inputs.deployed, &inputs.parameters)?,
         },
         CheckReport {
             name: "checkov",
             compared: format!("{shown} (--framework cloudformation)"),
-            problems: checks::external::checkov(ctx, tools, &inputs.template)?,
+            problems: checks::external::checkov(ctx, tools, &inputs.deployed)?,
         },
         CheckReport {
             name: "actionlint",

@@ -49,6 +49,9 @@ fn service_short_name(service: &str) -> String {
         "lambda" => "Lambda".into(),
         "sts" => "STS".into(),
         "rds" => "RDS".into(),
+        "cloudwatch" => "CloudWatch".into(),
+        "cloudwatchlogs" | "cloudwatch logs" | "logs" => "CloudWatchLogs".into(),
+        "codedeploy" => "CodeDeploy".into(),
         _ => service.to_string(),
     }
 }

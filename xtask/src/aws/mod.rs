@@ -3,12 +3,16 @@
 //! `--profile`, `--region`, `AWS_ENDPOINT_URL` and `.env` credentials layered on top; [`Clients`]
 //! are the only SDK clients the xtask builds, each with the call counter of [`calls`].
 //! [`error_line`] is the one way an SDK error is turned into text. The operations on each service
-//! live in [`cfn`], [`s3`], [`cloudfront`], [`lambda`] and [`rds`].
+//! live in [`cfn`], [`s3`], [`cloudfront`], [`lambda`] and [`rds`]; the day-2 reads (alarms, logs,
+//! traffic shifts) in [`cloudwatch`], [`logs`] and [`codedeploy`].
 
 pub mod calls;
 pub mod cfn;
 pub mod cloudfront;
+pub mod cloudwatch;
+pub mod codedeploy;
 pub mod lambda;
+pub mod logs;
 pub mod permissions;
 pub mod rds;
 pub mod s3;
@@ -170,6 +174,9 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub codedeploy: aws_sdk_codedeploy::Client,
     pub endpoint_url: Option<String>,
     pub region: String,
 }
@@ -198,6 +205,15 @@ impl Clients {
             ),
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&aws.sdk).interceptor(counted).build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&aws.sdk).interceptor(counted).build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&aws.sdk).interceptor(counted).build(),
+            ),
+            codedeploy: aws_sdk_codedeploy::Client::from_conf(
+                aws_sdk_codedeploy::config::Builder::from(&aws.sdk).interceptor(counted).build(),
             ),
             endpoint_url: aws.endpoint_url.clone(),
             region: aws.region().to_string(),

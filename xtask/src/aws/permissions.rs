@@ -27,6 +27,15 @@ pub enum Target {
     /// Every `AWS::RDS::DBInstance` of the template, and its final snapshot.
     Database,
     DatabaseSnapshot,
+    /// The functions of the `*FunctionName` outputs (their aliases are authorized on them).
+    Functions,
+    /// The log groups of the `*LogGroupName` outputs (`logs`).
+    LogGroups,
+    /// The `CodeDeployApplicationName` output's application, and its deployment groups.
+    CodeDeployApplication,
+    DeploymentGroups,
+    /// Every `AWS::CloudWatch::Alarm` of the template (`status`, a rollback's cause).
+    Alarms,
     /// Actions that take no resource (`Resource: "*"`).
     Account,
 }
@@ -71,6 +80,14 @@ pub const PERMISSIONS: &[Permission] = &[
     p!("CloudFront.CreateInvalidation", "cloudfront:CreateInvalidation", &[Distribution]),
     p!("CloudFront.GetInvalidation", "cloudfront:GetInvalidation", &[Distribution]),
     p!("Lambda.Invoke", "lambda:InvokeFunction", &[MigrateFunction]),
+    p!("Lambda.GetAlias", "lambda:GetAlias", &[Functions]),
+    p!("Lambda.GetFunctionConfiguration", "lambda:GetFunctionConfiguration", &[Functions]),
+    p!("CloudWatchLogs.FilterLogEvents", "logs:FilterLogEvents", &[LogGroups]),
+    p!("CodeDeploy.ListDeploymentGroups", "codedeploy:ListDeploymentGroups", &[CodeDeployApplication]),
+    p!("CodeDeploy.GetDeploymentGroup", "codedeploy:GetDeploymentGroup", &[DeploymentGroups]),
+    p!("CodeDeploy.ListDeployments", "codedeploy:ListDeployments", &[DeploymentGroups]),
+    p!("CodeDeploy.BatchGetDeployments", "codedeploy:BatchGetDeployments", &[DeploymentGroups]),
+    p!("CloudWatch.DescribeAlarms", "cloudwatch:DescribeAlarms", &[Alarms]),
     p!("Lambda.GetAccountSettings", "lambda:GetAccountSettings", &[Account]),
     p!("RDS.CreateDBSnapshot", "rds:CreateDBSnapshot", &[Database, DatabaseSnapshot]),
     p!("RDS.DescribeDBSnapshots", "rds:DescribeDBSnapshots", &[DatabaseSnapshot]),

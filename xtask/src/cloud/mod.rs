@@ -1,12 +1,14 @@
 //! The CloudFormation contract between the tool and `cloud/`: the one [`Template`] model, the one
 //! parameters loader ([`ParameterFile`]), what the deploy injects ([`injected`]), the stack outputs
-//! as a typed struct ([`StackOutputs`]), and the lint checks ([`checks`]).
+//! as a typed struct ([`StackOutputs`]), the lint checks ([`checks`]), and the template
+//! CloudFormation receives, with hashed Version and Deployment ids ([`transform`]).
 
 pub mod checks;
 pub mod injected;
 pub mod outputs;
 pub mod parameters;
 pub mod template;
+pub mod transform;
 mod yaml;
 
 pub use self::outputs::StackOutputs;

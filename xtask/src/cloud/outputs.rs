@@ -21,6 +21,10 @@ pub struct StackOutputs {
     pub api_function_name: Option<String>,
     pub activity_function_name: Option<String>,
     pub migrate_function_name: Option<String>,
+    /// The migrate function's `live` alias (ARN): what the deploy invokes.
+    pub migrate_function_alias: Option<String>,
+    /// The CodeDeploy application whose traffic shifts the deploy follows.
+    pub codedeploy_application_name: Option<String>,
     pub region: Option<String>,
     /// Every output by name, those above included (`cargo xtask outputs` prints them all).
     pub all: BTreeMap<String, String>,
@@ -43,6 +47,8 @@ const FIELDS: &[(&str, Field)] = &[
     ("ApiFunctionName", |o| &mut o.api_function_name),
     ("ActivityFunctionName", |o| &mut o.activity_function_name),
     ("MigrateFunctionName", |o| &mut o.migrate_function_name),
+    ("MigrateFunctionAlias", |o| &mut o.migrate_function_alias),
+    ("CodeDeployApplicationName", |o| &mut o.codedeploy_application_name),
     ("Region", |o| &mut o.region),
 ];
 
@@ -80,6 +86,6 @@ mod tests {
         assert_eq!(outputs.site_bucket_name.as_deref(), Some("site"));
         assert_eq!(outputs.distribution_id, None);
         assert_eq!(outputs.all, all);
-        assert_eq!(StackOutputs::names().count(), 14);
+        assert_eq!(StackOutputs::names().count(), 16);
     }
 }

@@ -15,7 +15,7 @@ use crate::Ctx;
 use crate::artifacts::{self, Artifacts, bucket, releases};
 use crate::aws::s3::Bucket;
 use crate::aws::{Aws, Clients, TimeoutArgs, block_on, cfn};
-use crate::cloud::{ParameterFile, Template, injected, parameters};
+use crate::cloud::{ParameterFile, Template, injected, parameters, transform};
 use crate::error::Refusal;
 use crate::report::Ui;
 use crate::settings::refuse_placeholder;
@@ -246,9 +246,16 @@ impl Deploy {
         // runs with deletion protection off (a failed create can then roll back and leave nothing);
         // an update right after it switches protection on.
         let first = if state.is_none() { injected::unprotected_for_create(&local.template, &effective) } else { None };
+        // What CloudFormation receives: Versions and the API Deployment renamed after what they
+        // capture, so they are replaced exactly when that changes (cloud/transform.rs).
+        let submitted = transform::transform(&local.template, first.as_ref().unwrap_or(&effective))?;
+        let protected_template = match &first {
+            Some(_) => Some(transform::transform(&local.template, &effective)?),
+            None => None,
+        };
         let request = update::Request {
             stack_name,
-            template: &local.template,
+            template: &submitted,
             effective: first.as_ref().unwrap_or(&effective),
             state: state.as_ref(),
             artifact_bucket: &artifact_bucket,
@@ -260,7 +267,9 @@ impl Deploy {
             outcome = ui
                 .phase("protection", async {
                     let created = cfn::describe(&c.cfn, stack_name).await?;
-                    let request = update::Request { effective: &effective, state: created.as_ref(), ..request };
+                    let template = protected_template.as_ref().unwrap_or(&submitted);
+                    let request =
+                        update::Request { effective: &effective, template, state: created.as_ref(), ..request };
                     let (protected, _) = update::run(&c, &request, ui).await?;
                     let detail = format!("{} on now that the stack exists", injected::DELETION_PROTECTION);
                     Ok((update::Outcome { created: true, ..protected }, detail))

@@ -1,5 +1,5 @@
-//! The migration phase: run the migration function after a create, or an update that touched it or
-//! the database.
+//! The migration phase: run the migration function (its `live` alias when the stack has one) after
+//! a create, or an update that touched it or the database.
 
 use crate::aws::Clients;
 use crate::aws::cfn::Change;
@@ -26,6 +26,8 @@ pub async fn run(c: &Clients, outputs: &StackOutputs, dry_run: bool, ui: &Ui) ->
         ui.note("the stack has no MigrateFunctionName output: migrations skipped");
         return Ok("skipped (no MigrateFunctionName output)".into());
     };
+    // The live alias when the stack has one: the version CloudFormation just published.
+    let function = outputs.migrate_function_alias.as_ref().unwrap_or(function);
     if dry_run {
         return Ok(format!("would invoke {function}"));
     }

@@ -1,10 +1,12 @@
 //! Bringing the stack to what the template and parameters say: the no-op check and the change set
-//! ([`update`]), stacks left stuck by an earlier failure ([`repair`]), and the migration function
-//! run after a change that calls for it ([`migrations`]), and what AWS would refuse late, refused
-//! before the first write ([`preflight`]). The CloudFormation calls themselves are
+//! ([`update`]), stacks left stuck by an earlier failure ([`repair`]), the migration function run
+//! after a change that calls for it ([`migrations`]), what AWS would refuse late, refused before
+//! the first write ([`preflight`]), and the CodeDeploy traffic shifts that a new version behind a
+//! function's `live` alias starts ([`traffic`]). The CloudFormation calls themselves are
 //! [`crate::aws::cfn`]'s.
 
 pub mod migrations;
 pub mod preflight;
 pub mod repair;
+pub mod traffic;
 pub mod update;

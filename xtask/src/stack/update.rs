@@ -111,6 +111,8 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
             .into());
         }
     }
+    // CodeDeploy shifts traffic when an alias moves to a new version: followed alongside the events.
+    let mut traffic = super::traffic::TrafficWatch::new(live.map(|s| &s.outputs));
     let op = Operation::begin(&c.cfn, &cs.stack_id, "execute").await;
     let executed = c
         .cfn
@@ -131,8 +133,15 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         )
         .into());
     }
-    let end = cfn::follow(&c.cfn, &op, ui, &c.deadline).await?;
+    let end = tokio::select! {
+        end = cfn::follow(&c.cfn, &op, ui, &c.deadline) => end?,
+        never = traffic.follow(c, ui) => match never {},
+    };
     if !cfn::is_success(&end) {
+        // A rollback CodeDeploy started (an alarm fired during the shift) is the root cause.
+        if let Some(rollback) = traffic.rollback(c).await {
+            return Err(rollback.error(&end));
+        }
         let cause = cfn::root_cause(&c.cfn, &op).await?;
         return Err(cfn::failure_error(&end, cause.as_ref(), kind.as_str()));
     }

@@ -80,6 +80,7 @@ impl Scratch {
             template: dir.path().join("stack.yaml"),
             parameters: dir.path().join("parameters.json"),
             deployer_policies: dir.path().join("deployer-policies"),
+            deployed: dir.path().join("stack.transformed.yaml"),
         };
         let original = std::fs::read_to_string(stack_path()).expect("readable");
         let edited = edit_stack(original);
@@ -131,7 +132,7 @@ fn every_parameter_has_a_description_and_constraints() {
 #[test]
 fn every_output_the_deploy_tool_reads_exists() {
     check(&consistency::check_outputs(&stack()));
-    assert_eq!(StackOutputs::names().count(), 14);
+    assert_eq!(StackOutputs::names().count(), 16);
 }
 
 #[test]

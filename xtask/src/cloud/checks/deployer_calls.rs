@@ -22,16 +22,29 @@ fn arns(target: Target, template: &Json, env: &Env) -> Vec<String> {
     let bucket = |name: Option<String>| name.map(|b| format!("arn:{}:s3:::{b}", env.partition));
     let objects = |name: Option<String>| name.map(|b| format!("arn:{}:s3:::{b}/example-key", env.partition));
     let artifact = || Some(artifact_bucket_name(&env.stack_name, &env.account, &env.region));
-    let databases = || -> Vec<String> {
+    let of_type = |kind: &str| -> Vec<String> {
         template
             .get("Resources")
             .and_then(Json::as_object)
             .into_iter()
             .flatten()
-            .filter(|(_, r)| r.get("Type").and_then(Json::as_str) == Some("AWS::RDS::DBInstance"))
-            .map(|(logical, _)| env.physical_id(logical))
+            .filter(|(_, r)| r.get("Type").and_then(Json::as_str) == Some(kind))
+            .map(|(logical, _)| logical.clone())
             .collect()
     };
+    let outputs_ending = |suffix: &str| -> Vec<String> {
+        template
+            .get("Outputs")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| name.ends_with(suffix))
+            .filter_map(|(_, o)| o.get("Value").and_then(|v| env.resolve(v)))
+            .collect()
+    };
+    let regional =
+        |service: &str, rest: String| format!("arn:{}:{service}:{}:{}:{rest}", env.partition, env.region, env.account);
+    let application = output("CodeDeployApplicationName");
     let rds = |rest: String| format!("arn:{}:rds:{}:{}:{rest}", env.partition, env.region, env.account);
     match target {
         Target::Stack => vec![format!(
@@ -52,10 +65,35 @@ fn arns(target: Target, template: &Json, env: &Env) -> Vec<String> {
             .map(|name| format!("arn:{}:lambda:{}:{}:function:{name}", env.partition, env.region, env.account))
             .into_iter()
             .collect(),
-        Target::Database => databases().into_iter().map(|db| rds(format!("db:{db}"))).collect(),
-        Target::DatabaseSnapshot => {
-            databases().into_iter().map(|db| rds(format!("snapshot:{db}-final-20261202"))).collect()
+        Target::Functions => {
+            outputs_ending("FunctionName").into_iter().map(|f| regional("lambda", format!("function:{f}"))).collect()
         }
+        Target::LogGroups => {
+            outputs_ending("LogGroupName").into_iter().map(|g| regional("logs", format!("log-group:{g}"))).collect()
+        }
+        Target::CodeDeployApplication => {
+            application.iter().map(|a| regional("codedeploy", format!("application:{a}"))).collect()
+        }
+        Target::DeploymentGroups => match &application {
+            Some(app) => of_type("AWS::CodeDeploy::DeploymentGroup")
+                .iter()
+                .map(|g| regional("codedeploy", format!("deploymentgroup:{app}/{}", env.physical_id(g))))
+                .collect(),
+            None => Vec::new(),
+        },
+        Target::Alarms => of_type("AWS::CloudWatch::Alarm")
+            .iter()
+            .map(|a| regional("cloudwatch", format!("alarm:{}", env.physical_id(a))))
+            .collect(),
+        Target::Database => of_type("AWS::RDS::DBInstance")
+            .iter()
+            .map(|l| env.physical_id(l))
+            .map(|db| rds(format!("db:{db}")))
+            .collect(),
+        Target::DatabaseSnapshot => of_type("AWS::RDS::DBInstance")
+            .iter()
+            .map(|l| rds(format!("snapshot:{}-final-20261202", env.physical_id(l))))
+            .collect(),
         Target::Account => vec!["*".into()],
     }
 }
@@ -139,8 +177,22 @@ mod tests {
     fn the_deployer_policies_allow_every_call_of_the_tool() {
         check(
             &Inputs::load_repo(),
-            expect!["deployer calls: 36 operations of the xtask, 35 actions vs 4 deployer policies: 0 missing"],
+            expect!["deployer calls: 44 operations of the xtask, 43 actions vs 5 deployer policies: 0 missing"],
         );
+    }
+
+    #[test]
+    fn every_target_stands_for_resources_of_the_repositorys_template() {
+        // A target resolving to nothing would pass the check without checking anything.
+        let inputs = Inputs::load_repo();
+        for permission in PERMISSIONS {
+            for (action, on) in permission.needs {
+                for target in *on {
+                    let found = arns(*target, &inputs.template, &inputs.env);
+                    assert!(!found.is_empty(), "{} {action}: {target:?} resolves to no ARN", permission.operation);
+                }
+            }
+        }
     }
 
     #[test]
@@ -148,14 +200,14 @@ mod tests {
         check(
             &without("s3:ListBucketMultipartUploads"),
             expect![[r#"
-                deployer calls: 36 operations of the xtask, 35 actions vs 4 deployer policies: 2 missing
+                deployer calls: 44 operations of the xtask, 43 actions vs 5 deployer policies: 2 missing
                   S3.ListMultipartUploads (SiteBucket): no deployer policy allows s3:ListBucketMultipartUploads on arn:aws:s3:::notes-app-dev-sitebucket-example1a2b3c
                   S3.ListMultipartUploads (DataBucket): no deployer policy allows s3:ListBucketMultipartUploads on arn:aws:s3:::notes-app-dev-appdatabucket-example1a2b3c"#]],
         );
         check(
             &without("cloudformation:ContinueUpdateRollback"),
             expect![[r#"
-                deployer calls: 36 operations of the xtask, 35 actions vs 4 deployer policies: 1 missing
+                deployer calls: 44 operations of the xtask, 43 actions vs 5 deployer policies: 1 missing
                   CloudFormation.ContinueUpdateRollback (Stack): no deployer policy allows cloudformation:ContinueUpdateRollback on arn:aws:cloudformation:us-east-1:123456789012:stack/notes-app-dev/11111111-2222-3333-4444-555555555555"#]],
         );
     }

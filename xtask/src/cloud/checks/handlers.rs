@@ -146,7 +146,7 @@ pub fn handler_permissions(
             if policy::service(action) != type_service(kind) {
                 continue;
             }
-            for arn in own_arns.iter().map(|arn| authorized_on(kind, action, arn)) {
+            for arn in own_arns.iter().map(|arn| authorized_on(kind, action, arn, &properties, env)) {
                 if !granting.iter().any(|s| policy::resource_matches(s, &arn)) {
                     let on: BTreeSet<&str> = granting.iter().flat_map(|s| s.resources.iter().copied()).collect();
                     scoping.push(format!(
@@ -179,11 +179,18 @@ pub fn handler_permissions(
     }
 }
 
-/// The ARN an action on a resource is authorized on: S3 object actions on an object of the bucket.
-fn authorized_on(kind: &str, action: &str, arn: &str) -> String {
+/// The ARN an action on a resource is authorized on: S3 object actions on an object of the bucket,
+/// a deployment group's GetDeploymentConfig on the deployment configuration it names.
+fn authorized_on(kind: &str, action: &str, arn: &str, properties: &Json, env: &Env) -> String {
     let verb = action.split_once(':').map_or("", |(_, v)| v);
     if kind == "AWS::S3::Bucket" && (verb.contains("Object") || verb.contains("MultipartUpload")) {
         format!("{arn}/example-key")
+    } else if kind == "AWS::CodeDeploy::DeploymentGroup" && verb == "GetDeploymentConfig" {
+        let config = properties
+            .get("DeploymentConfigName")
+            .and_then(|c| env.resolve(c))
+            .unwrap_or_else(|| "CodeDeployDefault.OneAtATime".into());
+        format!("arn:{}:codedeploy:{}:{}:deploymentconfig:{config}", env.partition, env.region, env.account)
     } else {
         arn.to_string()
     }
@@ -279,7 +286,7 @@ mod tests {
         ]});
         let report = handler_permissions(&doc, &inputs.deployer_policies, &inputs.permissions, &allow, &inputs.env);
         expect![[r#"
-            handler permissions: 1 resource types, 0 handler actions (0 allowlisted) vs 4 deployer policies: 3 missing
+            handler permissions: 1 resource types, 0 handler actions (0 allowlisted) vs 5 deployer policies: 3 missing
               handler-allowlist.json entry 1 (AWS::SQS::Queue): sqs:PurgeQueue is not called by any AWS::SQS::Queue handler (stale entry)
               handler-allowlist.json entry 2 (AWS::SQS::Queue): has no reason
               Topic (AWS::SNS::Queue): the type is not in cloud/aws/cfn-resource-permissions.json; refresh it: python3 cloud/aws/refresh.py ../shared/aws/cfn-resource-permissions.json"#]]

@@ -8,7 +8,8 @@
 //!   made through that service);
 //! - the KMS actions that the template's IAM policies grant on the key (the function roles);
 //! - what a service does with the key under its own principal ([`SERVICE_USE`]: CloudWatch Logs
-//!   encrypts log groups as `logs.<region>.amazonaws.com`).
+//!   encrypts log groups as `logs.<region>.amazonaws.com`, CloudWatch publishes alarms to an
+//!   encrypted topic as `cloudwatch.amazonaws.com`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,20 +38,24 @@ const NOT_ON_A_KEY: &[&str] = &[
 
 /// Services that use a key under their own service principal: (resource type, property naming
 /// the key, principal with `{region}`, actions the key policy must allow that principal).
-pub const SERVICE_USE: &[(&str, &str, &str, &[&str])] = &[(
-    "AWS::Logs::LogGroup",
-    "KmsKeyId",
-    "logs.{region}.amazonaws.com",
-    &[
-        "kms:Encrypt",
-        "kms:Decrypt",
-        "kms:ReEncryptFrom",
-        "kms:ReEncryptTo",
-        "kms:GenerateDataKey",
-        "kms:GenerateDataKeyWithoutPlaintext",
-        "kms:DescribeKey",
-    ],
-)];
+/// CloudWatch publishes alarm notifications to an encrypted topic as `cloudwatch.amazonaws.com`.
+pub const SERVICE_USE: &[(&str, &str, &str, &[&str])] = &[
+    ("AWS::SNS::Topic", "KmsMasterKeyId", "cloudwatch.amazonaws.com", &["kms:Decrypt", "kms:GenerateDataKey"]),
+    (
+        "AWS::Logs::LogGroup",
+        "KmsKeyId",
+        "logs.{region}.amazonaws.com",
+        &[
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+            "kms:GenerateDataKey",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            "kms:DescribeKey",
+        ],
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Who {
@@ -281,7 +286,7 @@ mod tests {
     fn todays_key_policies_delegate_everything_needed() {
         check(
             |_| {},
-            expect!["key policies: 55 actions needed on 2 keys by 22 resources vs 2 key policies: 0 missing"],
+            expect!["key policies: 57 actions needed on 2 keys by 23 resources vs 2 key policies: 0 missing"],
         );
     }
 
@@ -290,7 +295,7 @@ mod tests {
         check(
             |t| drop_actions(t, "DataKey", &["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]),
             expect![[r#"
-                key policies: 55 actions needed on 2 keys by 22 resources vs 2 key policies: 3 missing
+                key policies: 57 actions needed on 2 keys by 23 resources vs 2 key policies: 3 missing
                   DataKey (AWS::KMS::Key): key policy does not delegate kms:CreateAlias (needed by DataKeyAlias (AWS::KMS::Alias) create)
                   DataKey (AWS::KMS::Key): key policy does not delegate kms:DeleteAlias (needed by DataKeyAlias (AWS::KMS::Alias) delete)
                   DataKey (AWS::KMS::Key): key policy does not delegate kms:UpdateAlias (needed by DataKeyAlias (AWS::KMS::Alias) update)"#]],
@@ -308,7 +313,7 @@ mod tests {
                 drop_actions(t, "DataKey", &["kms:CreateGrant"]);
             },
             expect![[r#"
-                key policies: 55 actions needed on 2 keys by 22 resources vs 2 key policies: 7 missing
+                key policies: 57 actions needed on 2 keys by 23 resources vs 2 key policies: 7 missing
                   DataKey (AWS::KMS::Key): key policy does not delegate kms:CreateGrant (needed by NotesTable (AWS::DynamoDB::Table) create, update; Cache (AWS::ElastiCache::ReplicationGroup) create, update; ActivityFunction, ApiFunction, MigrateFunction (AWS::Lambda::Function) create, update; Database (AWS::RDS::DBInstance) create, update)
                   LogsKey (AWS::KMS::Key): key policy does not allow kms:Decrypt to logs.us-east-1.amazonaws.com (needed by ActivityLogGroup, ApiAccessLogGroup, ApiExecutionLogGroup, ApiLogGroup, DatabaseIamAuthErrorLogGroup, DatabasePostgresqlLogGroup, DatabaseUpgradeLogGroup, MigrateLogGroup (AWS::Logs::LogGroup) encryption)
                   LogsKey (AWS::KMS::Key): key policy does not allow kms:Encrypt to logs.us-east-1.amazonaws.com (needed by ActivityLogGroup, ApiAccessLogGroup, ApiExecutionLogGroup, ApiLogGroup, DatabaseIamAuthErrorLogGroup, DatabasePostgresqlLogGroup, DatabaseUpgradeLogGroup, MigrateLogGroup (AWS::Logs::LogGroup) encryption)
@@ -316,6 +321,22 @@ mod tests {
                   LogsKey (AWS::KMS::Key): key policy does not allow kms:GenerateDataKeyWithoutPlaintext to logs.us-east-1.amazonaws.com (needed by ActivityLogGroup, ApiAccessLogGroup, ApiExecutionLogGroup, ApiLogGroup, DatabaseIamAuthErrorLogGroup, DatabasePostgresqlLogGroup, DatabaseUpgradeLogGroup, MigrateLogGroup (AWS::Logs::LogGroup) encryption)
                   LogsKey (AWS::KMS::Key): key policy does not allow kms:ReEncryptFrom to logs.us-east-1.amazonaws.com (needed by ActivityLogGroup, ApiAccessLogGroup, ApiExecutionLogGroup, ApiLogGroup, DatabaseIamAuthErrorLogGroup, DatabasePostgresqlLogGroup, DatabaseUpgradeLogGroup, MigrateLogGroup (AWS::Logs::LogGroup) encryption)
                   LogsKey (AWS::KMS::Key): key policy does not allow kms:ReEncryptTo to logs.us-east-1.amazonaws.com (needed by ActivityLogGroup, ApiAccessLogGroup, ApiExecutionLogGroup, ApiLogGroup, DatabaseIamAuthErrorLogGroup, DatabasePostgresqlLogGroup, DatabaseUpgradeLogGroup, MigrateLogGroup (AWS::Logs::LogGroup) encryption)"#]],
+        );
+    }
+
+    #[test]
+    fn a_data_key_that_cloudwatch_cannot_use_fails_for_the_alarm_topic() {
+        check(
+            |t| {
+                t.pointer_mut("/Resources/DataKey/Properties/KeyPolicy/Statement")
+                    .and_then(Json::as_array_mut)
+                    .expect("statements")
+                    .retain(|s| s["Sid"] != "CloudWatchAlarmsPublishToTheEncryptedTopic");
+            },
+            expect![[r#"
+                key policies: 57 actions needed on 2 keys by 23 resources vs 2 key policies: 2 missing
+                  DataKey (AWS::KMS::Key): key policy does not allow kms:Decrypt to cloudwatch.amazonaws.com (needed by AlarmTopic (AWS::SNS::Topic) encryption)
+                  DataKey (AWS::KMS::Key): key policy does not allow kms:GenerateDataKey to cloudwatch.amazonaws.com (needed by AlarmTopic (AWS::SNS::Topic) encryption)"#]],
         );
     }
 }

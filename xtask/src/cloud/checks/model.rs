@@ -472,7 +472,9 @@ mod tests {
             env.own_arns("ApiFunction"),
             ["arn:aws:lambda:us-east-1:123456789012:function:notes-app-dev-ApiFunction-EXAMPLE1A2B3C"]
         );
-        assert_eq!(env.own_arns("ApiInvokePermission"), env.own_arns("ApiFunction"));
+        // API Gateway invokes the live alias, so the permission is on the alias.
+        assert_eq!(env.own_arns("ApiInvokePermission"), env.own_arns("ApiFunctionAlias"));
+        assert_eq!(env.own_arns("ApiFunctionAlias"), [format!("{}:live", env.own_arns("ApiFunction")[0])]);
         assert_eq!(
             env.own_arns("ApiLogGroup"),
             ["arn:aws:logs:us-east-1:123456789012:log-group:/notes/notes-app-dev/lambda/api"]
