@@ -1,6 +1,6 @@
 """moto's server as the tests, the bench and `cargo xtask dev --backends local` run it.
 
-Two additions to plain `moto_server`, neither of which makes a call succeed that would fail:
+Additions to plain `moto_server`, none of which makes a call succeed that AWS would refuse:
 
 1. It stops itself: when its standard input reaches end of file (the process that started it exited,
    even if it was killed) and after `--lifetime SECONDS` at the latest. No test or bench run can
@@ -26,6 +26,12 @@ Two additions to plain `moto_server`, neither of which makes a call succeed that
 5. S3's GetBucketVersioning answers with the documented root element, `VersioningConfiguration`
    (moto 5.2.x names it `GetBucketVersioningResponse`, which strict clients such as the Rust SDK
    refuse to parse).
+6. With IAM enforced (`/moto-api/reset-auth`), a form-encoded request (the query protocol:
+   CloudFormation, STS, IAM, RDS, CloudWatch) is verified against the body as sent. moto 5.2.x
+   signs its own re-encoding of the parsed form instead, which matches only botocore's encoding
+   (spaces as `+`), so every such request from the Rust SDK fails with SignatureDoesNotMatch.
+   And DeleteObjects is authorized as `s3:DeleteObject` on the objects (`bucket/*`), as S3 does;
+   moto 5.2.x asks for it on the bucket's ARN, which no least-privilege policy grants.
 
 Usage: python3 moto_server.py --lifetime SECONDS -H 127.0.0.1 -p PORT  (then moto_server's arguments)
 """
@@ -35,6 +41,7 @@ import sys
 import threading
 
 from moto.cloudformation import models, parsing
+from moto.core import responses as core_responses
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 from moto.server import main
@@ -174,6 +181,19 @@ models.ChangeSet.diff = diff
 s3_responses.S3Response.get_bucket_versioning = get_bucket_versioning
 
 
+_authorize_s3 = s3_responses.S3Response._authenticate_and_authorize_s3_action
+
+
+def authorize_s3(self, bucket_name=None, key_name=None):
+    # DeleteObjects is authorized as s3:DeleteObject on each object, not on the bucket.
+    if key_name is None and bucket_name and self.data.get("Action") == "DeleteObject" and self.is_delete_keys():
+        key_name = "*"
+    return _authorize_s3(self, bucket_name=bucket_name, key_name=key_name)
+
+
+s3_responses.S3Response._authenticate_and_authorize_s3_action = authorize_s3
+
+
 def stop_when_orphaned():
     try:
         while sys.stdin.buffer.read(4096):
@@ -186,6 +206,21 @@ def stop_after(seconds):
     timer = threading.Timer(seconds, lambda: os._exit(0))
     timer.daemon = True
     timer.start()
+
+
+_setup_class = core_responses.BaseResponse.setup_class
+
+
+def setup_class(self, request, *args, **kwargs):
+    # Read the body as sent before moto parses the form (werkzeug then parses the cached copy).
+    form = (request.content_type or "").startswith("application/x-www-form-urlencoded")
+    raw = request.get_data(cache=True, parse_form_data=False) if form else b""
+    _setup_class(self, request, *args, **kwargs)
+    if raw and not self.raw_body:
+        self.raw_body = raw
+
+
+core_responses.BaseResponse.setup_class = setup_class
 
 
 if __name__ == "__main__":

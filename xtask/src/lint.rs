@@ -111,7 +111,7 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
         problems: checks::deployer_files::check_deployer_policies(&policies),
     });
     let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
-    reports.extend(checks::files::offline_checks(&ctx.root, &authorization)?);
+    reports.extend(checks::files::offline_checks(&ctx.root, &authorization, &functions)?);
     Ok(reports)
 }
 

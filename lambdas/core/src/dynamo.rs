@@ -20,9 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, Select,
-    StreamSpecification, StreamViewType, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem,
 };
 
 use crate::error::StoreError;
@@ -50,49 +48,6 @@ impl DynamoNotes {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    /// Creates the table as the CloudFormation template does (for tests and local emulators).
-    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(StoreError::other)
-        };
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(StoreError::other)
-        };
-        client
-            .create_table()
-            .table_name(table)
-            .attribute_definitions(attr("pk")?)
-            .attribute_definitions(attr("sk")?)
-            .attribute_definitions(attr("usk")?)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("sk", KeyType::Range)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(UPDATED_INDEX)
-                    .key_schema(key("pk", KeyType::Hash)?)
-                    .key_schema(key("usk", KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .map_err(StoreError::other)?,
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
-                    .build()
-                    .map_err(StoreError::other)?,
-            )
-            .send()
-            .await
-            .map_err(sdk)?;
-        Ok(())
     }
 
     fn key(user: &UserId, sk: String) -> Item {

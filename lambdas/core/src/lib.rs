@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod cache;
 pub mod config;
 pub mod dynamo;
+pub mod dynamo_setup;
 pub mod error;
 pub mod model;
 pub mod ports;

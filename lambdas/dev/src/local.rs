@@ -69,7 +69,7 @@ pub async fn start(site_origin: &str, site_alias: &str) -> anyhow::Result<(Api, 
     let sdk = testkit::aws::sdk_config(&endpoint);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    notes_core::dynamo::DynamoNotes::create_table(&dynamodb, TABLE)
+    notes_core::dynamo_setup::create_table(&dynamodb, TABLE)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the notes table in moto: {e}"))?;
     s3.create_bucket().bucket(BUCKET).send().await.context("cannot create the attachments bucket in moto")?;

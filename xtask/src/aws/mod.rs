@@ -275,7 +275,7 @@ where
         return match (service.code(), service.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_string(),
-            _ => innermost(err),
+            _ => unparsed(err.raw_response()).unwrap_or_else(|| innermost(err)),
         };
     }
     let kind = match err {
@@ -286,6 +286,24 @@ where
         _ => "request failed",
     };
     format!("{kind}: {}", innermost(err))
+}
+
+/// An error response the SDK could not read a code from (an endpoint that wraps its XML errors
+/// differently, say): the HTTP status and whatever `<Code>` and `<Message>` the body holds.
+fn unparsed<R: 'static>(raw: Option<&R>) -> Option<String> {
+    let response = (raw? as &dyn std::any::Any).downcast_ref::<HttpResponse>()?;
+    let body = std::str::from_utf8(response.body().bytes()?).ok()?;
+    let element = |name: &str| {
+        let start = body.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].trim().to_string())
+    };
+    let status = response.status().as_u16();
+    Some(match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => format!("HTTP {status}: {}", body.chars().take(200).collect::<String>().trim()),
+    })
 }
 
 /// Whether an error is worth another try later (throttling, a 5xx, a dropped connection, a timeout)

@@ -74,7 +74,7 @@ pub async fn list_objects(
             Ok(out) => out,
             Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
             Err(err) if err.code() == Some("AccessDenied") => return Err(not_owned(bucket)),
-            Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot list {bucket}/{prefix}"))),
+            Err(err) => return Err(anyhow::anyhow!("cannot list {bucket}/{prefix}: {}", super::error_line(&err))),
         };
         for o in out.contents() {
             let Some(key) = o.key() else { continue };
@@ -170,7 +170,7 @@ async fn versions_page(
         Ok(out) => out,
         Err(err) if err.code() == Some("NoSuchBucket") => return Ok(None),
         Err(err) if err.code() == Some("AccessDenied") => return Err(not_owned(bucket)),
-        Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot list the versions in {bucket}"))),
+        Err(err) => return Err(anyhow::anyhow!("cannot list the versions in {bucket}: {}", super::error_line(&err))),
     };
     let versions = out.versions().iter().map(|v| Version {
         key: v.key().unwrap_or("").to_string(),
@@ -320,7 +320,7 @@ pub async fn put_checked(
         .await
         .map_err(|err| match err.code() {
             Some("AccessDenied") => not_owned(bucket),
-            _ => anyhow::Error::new(err).context(format!("cannot upload {bucket}/{key}")),
+            _ => anyhow::anyhow!("cannot upload {bucket}/{key}: {}", super::error_line(&err)),
         })?;
     Ok(())
 }
@@ -332,7 +332,7 @@ pub async fn exists(c: &Clients, bucket: &Bucket, key: &str) -> anyhow::Result<b
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
         Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
         Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 403) => Err(not_owned(bucket)),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot read {bucket}/{key}"))),
+        Err(err) => Err(anyhow::anyhow!("cannot read {bucket}/{key}: {}", super::error_line(&err))),
     }
 }
 
@@ -342,7 +342,7 @@ pub async fn get(c: &Clients, bucket: &Bucket, key: &str) -> anyhow::Result<Opti
         Ok(out) => Ok(Some(out.body.collect().await.with_context(|| format!("cannot read {bucket}/{key}"))?.to_vec())),
         Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
         Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot read {bucket}/{key}"))),
+        Err(err) => Err(anyhow::anyhow!("cannot read {bucket}/{key}: {}", super::error_line(&err))),
     }
 }
 
@@ -374,7 +374,7 @@ pub async fn put_if_absent(
             Ok(false)
         }
         Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("cannot write {bucket}/{key}"))),
+        Err(err) => Err(anyhow::anyhow!("cannot write {bucket}/{key}: {}", super::error_line(&err))),
     }
 }
 
@@ -391,7 +391,7 @@ pub async fn deny_writes(c: &Clients, bucket: &Bucket) -> anyhow::Result<()> {
         Err(err) if err.code() == Some("NoSuchBucketPolicy") => None,
         Err(err) if err.code() == Some("NoSuchBucket") => return Ok(()),
         Err(err) if err.code() == Some("AccessDenied") => return Err(not_owned(bucket)),
-        Err(err) => return Err(anyhow::Error::new(err).context(format!("cannot read the policy of {bucket}"))),
+        Err(err) => return Err(anyhow::anyhow!("cannot read the policy of {bucket}: {}", super::error_line(&err))),
     };
     let mut policy = current.unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17", "Statement": []}));
     let Some(statements) = policy.get_mut("Statement").and_then(serde_json::Value::as_array_mut) else {

@@ -175,7 +175,11 @@ pub fn xtask_command(moto: &Moto, project: &Project, stack: &str, args: &[&str])
 }
 
 pub fn xtask(moto: &Moto, project: &Project, stack: &str, args: &[&str]) -> Run {
-    let mut cmd = xtask_command(moto, project, stack, args);
+    run(xtask_command(moto, project, stack, args), args)
+}
+
+/// Runs a command made by [`xtask_command`] (`args` for the log) and reads its result.
+pub fn run(mut cmd: Command, args: &[&str]) -> Run {
     let Output { status, stdout, stderr } = cmd.output().expect("cannot run the xtask binary");
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let json = serde_json::from_slice(&stdout).unwrap_or(Value::Null);

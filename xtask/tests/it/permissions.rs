@@ -22,6 +22,11 @@ fn normal(name: &str) -> String {
 /// For each AWS SDK crate the xtask depends on: its service (normalized) and its operations'
 /// fluent method names (`src/operation/<name>/`).
 fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+    sdk_operations_of(&["xtask"])
+}
+
+/// The same for the AWS SDK crates `packages` depend on.
+fn sdk_operations_of(packages_of_interest: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new("cargo")
         .args(["metadata", "--format-version", "1", "--locked"])
         .current_dir(root())
@@ -30,27 +35,30 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
-    let xtask = packages.iter().find(|p| p["name"] == "xtask").unwrap();
     let mut out = BTreeMap::new();
-    for dep in xtask["dependencies"].as_array().unwrap() {
-        let name = dep["name"].as_str().unwrap();
-        let Some(service) = name.strip_prefix("aws-sdk-") else { continue };
-        if dep["kind"].as_str().is_some_and(|k| k == "dev") {
-            continue;
+    for of_interest in packages_of_interest {
+        let xtask = packages.iter().find(|p| p["name"] == *of_interest).unwrap();
+        for dep in xtask["dependencies"].as_array().unwrap() {
+            let name = dep["name"].as_str().unwrap();
+            let Some(service) = name.strip_prefix("aws-sdk-") else { continue };
+            if dep["kind"].as_str().is_some_and(|k| k == "dev") {
+                continue;
+            }
+            // The version cargo resolved for the xtask (the lock may hold several).
+            let node = meta["resolve"]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == xtask["id"]).unwrap();
+            let id =
+                node["deps"].as_array().unwrap().iter().find(|d| d["name"] == name.replace('-', "_")).unwrap()["pkg"]
+                    .clone();
+            let package = packages.iter().find(|p| p["id"] == id).unwrap();
+            let dir = Path::new(package["manifest_path"].as_str().unwrap()).parent().unwrap().join("src/operation");
+            let ops = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            out.insert(normal(service), ops);
         }
-        // The version cargo resolved for the xtask (the lock may hold several).
-        let node = meta["resolve"]["nodes"].as_array().unwrap().iter().find(|n| n["id"] == xtask["id"]).unwrap();
-        let id = node["deps"].as_array().unwrap().iter().find(|d| d["name"] == name.replace('-', "_")).unwrap()["pkg"]
-            .clone();
-        let package = packages.iter().find(|p| p["id"] == id).unwrap();
-        let dir = Path::new(package["manifest_path"].as_str().unwrap()).parent().unwrap().join("src/operation");
-        let ops = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        out.insert(normal(service), ops);
     }
     out
 }
@@ -110,4 +118,45 @@ fn every_aws_operation_the_xtask_calls_has_its_iam_actions_and_no_entry_is_stale
     let stale: Vec<&(String, String)> = table.iter().filter(|entry| !called.contains_key(*entry)).collect();
     assert!(stale.is_empty(), "xtask/src/aws/permissions.rs lists operations nothing calls: {stale:?}");
     assert!(called.len() > 30, "the scan found too little to be right: {called:?}");
+}
+
+/// The same for the functions' side (lint's check 3): every SDK operation called in a function's
+/// code (its crate and the core modules it names, as the check reads them) is in the table the
+/// check reads the code with, and no entry is stale. The scan here matches any `.operation()`, not
+/// only the fluent calls the check counts, so it cannot share the check's blind spots.
+#[test]
+fn every_aws_operation_the_functions_call_is_known_to_check_3_and_no_entry_is_stale() {
+    use xtask::cloud::checks::function_code::{self, SDK_OPERATIONS};
+    let functions = xtask::compile::discover(&root()).unwrap();
+    let packages: Vec<&str> = functions.iter().map(|f| f.package.as_str()).chain(["notes-core"]).collect();
+    let sdks = sdk_operations_of(&packages);
+    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
+    let mut called: BTreeMap<(String, String), String> = BTreeMap::new();
+    for function in &functions {
+        let src = function_code::package_src(&root(), &function.package).unwrap();
+        for path in function_code::function_files(&root(), &src).unwrap() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file = path.strip_prefix(root()).unwrap().display().to_string();
+            for m in call.captures_iter(&text) {
+                for (service, ops) in &sdks {
+                    if ops.contains(&m[1]) && text.contains(&format!("aws_sdk_{service}")) {
+                        called.entry((service.clone(), m[1].to_string())).or_insert_with(|| file.clone());
+                    }
+                }
+            }
+        }
+    }
+    let table: BTreeSet<(String, String)> =
+        SDK_OPERATIONS.iter().map(|o| (normal(o.service), o.method.to_string())).collect();
+    let missing: Vec<String> = called
+        .iter()
+        .filter(|(key, _)| !table.contains(*key))
+        .map(|((s, o), file)| format!("{s}.{o} ({file})"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add these operations and their IAM actions to xtask/src/cloud/checks/function_code.rs: {missing:?}"
+    );
+    let stale: Vec<&(String, String)> = table.iter().filter(|entry| !called.contains_key(*entry)).collect();
+    assert!(stale.is_empty(), "xtask/src/cloud/checks/function_code.rs lists operations nothing calls: {stale:?}");
 }

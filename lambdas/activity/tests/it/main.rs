@@ -109,7 +109,7 @@ async fn records_every_change_of_real_items() {
     let moto = testkit::moto::Moto::start();
     let client = testkit::aws::dynamodb_client(&testkit::aws::sdk_config(&moto.endpoint()));
     let table = testkit::unique_name("notes-");
-    DynamoNotes::create_table(&client, &table).await.unwrap();
+    notes_core::dynamo_setup::create_table(&client, &table).await.unwrap();
     let notes = DynamoNotes::new(client.clone(), &table);
     let user = UserId::new(&testkit::unique_name("u-")).unwrap();
     let content = |t: &str| NoteContent { title: t.into(), body: "b".into(), tags: vec![] };

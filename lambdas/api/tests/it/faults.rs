@@ -101,7 +101,7 @@ async fn dynamodb_outage_then_recovery() {
     let mut s = stores_on(moto).await;
     let config = testkit::aws::sdk_config(&format!("http://127.0.0.1:{}", proxy.port()));
     let table = testkit::unique_name("notes-");
-    DynamoNotes::create_table(&testkit::aws::dynamodb_client(&config), &table).await.unwrap();
+    notes_core::dynamo_setup::create_table(&testkit::aws::dynamodb_client(&config), &table).await.unwrap();
     s.state.notes = Arc::new(DynamoNotes::new(testkit::aws::dynamodb_client(&config), table));
     s.state.cache = None; // every read goes to DynamoDB
     let api = Api::new(s.state.clone());

@@ -30,7 +30,7 @@ pub async fn stores_on(moto: &testkit::moto::Moto) -> Stores {
     let config = testkit::aws::sdk_config(&moto.endpoint());
     let ddb = testkit::aws::dynamodb_client(&config);
     let table = testkit::unique_name("notes-");
-    DynamoNotes::create_table(&ddb, &table).await.unwrap();
+    notes_core::dynamo_setup::create_table(&ddb, &table).await.unwrap();
     let s3 = testkit::aws::s3_client(&config);
     let bucket = testkit::unique_name("data-");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();

@@ -129,7 +129,7 @@ async fn dynamo() -> DynamoNotes {
     let config = testkit::aws::sdk_config(&testkit::moto::Moto::shared().endpoint());
     let client = testkit::aws::dynamodb_client(&config);
     let table = testkit::unique_name("notes-");
-    DynamoNotes::create_table(&client, &table).await.unwrap();
+    notes_core::dynamo_setup::create_table(&client, &table).await.unwrap();
     DynamoNotes::new(client, table)
 }
 

@@ -8,8 +8,9 @@ use anyhow::Context;
 use serde_json::Value as Json;
 
 use super::model::Env;
-use super::{CheckReport, deployer_calls, function_roles, handlers, iam_grammar, key_policies};
+use super::{CheckReport, deployer_calls, function_code, function_roles, handlers, iam_grammar, key_policies};
 use crate::cloud::Template;
+use crate::compile::LambdaFunction;
 use crate::tools::Tools;
 
 /// The deployer's managed policies, one file each, attached together (cloud/README.md).
@@ -140,8 +141,8 @@ pub fn cloud_templates(root: &Path) -> anyhow::Result<Vec<(String, Json)>> {
 }
 
 /// The checks of this module that need no Python: pinned data, handler permissions, the tool's own
-/// calls, key policies.
-pub fn offline_checks(root: &Path, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
+/// calls, key policies, the functions' roles.
+pub fn offline_checks(root: &Path, inputs: &Inputs, functions: &[LambdaFunction]) -> anyhow::Result<Vec<CheckReport>> {
     Ok(vec![
         pinned_types(&cloud_templates(root)?, &inputs.permissions),
         handlers::handler_permissions(
@@ -158,6 +159,7 @@ pub fn offline_checks(root: &Path, inputs: &Inputs) -> anyhow::Result<Vec<CheckR
             &inputs.env,
         ),
         key_policies::key_policies(&inputs.template, &inputs.permissions, &inputs.env),
+        function_roles_check(root, inputs, functions)?,
     ])
 }
 
@@ -168,9 +170,42 @@ pub fn grammar_check(tools: &Tools, inputs: &Inputs) -> anyhow::Result<CheckRepo
     Ok(iam_grammar::iam_grammar(&documents, &findings, &inputs.grammar_allowlist))
 }
 
-/// Check 3 is fed by the adapters' tests; until they publish their operations it has no input.
-pub fn function_roles_check(inputs: &Inputs, role_ops: &[(&str, &str)]) -> CheckReport {
-    function_roles::function_roles(&inputs.template, role_ops)
+/// Check 3 on `functions`: what each one's code calls (read off its sources under `root`) and what
+/// the platform calls with its role (read off the template) vs that role.
+pub fn function_roles_check(root: &Path, inputs: &Inputs, functions: &[LambdaFunction]) -> anyhow::Result<CheckReport> {
+    let mut needs: Vec<(String, String, String)> = Vec::new();
+    let mut unknown = Vec::new();
+    for function in functions {
+        let Some((logical_id, role)) = function_code::function_and_role(&inputs.template, &function.code_key_parameter)
+        else {
+            unknown.push(format!(
+                "{}: no AWS::Lambda::Function with Code.S3Key !Ref {} and Role !GetAtt <role>.Arn in the template",
+                function.function, function.code_key_parameter
+            ));
+            continue;
+        };
+        let src = function_code::package_src(root, &function.package)?;
+        let mut actions = function_code::code_actions(root, &src)
+            .with_context(|| format!("cannot read the code of function {}", function.function))?;
+        for (action, why) in function_code::platform_actions(&inputs.template, logical_id) {
+            actions.entry(action).or_insert(why);
+        }
+        needs.extend(
+            actions
+                .into_iter()
+                .map(|(action, why)| (role.to_string(), action, format!("{}: {why}", function.function))),
+        );
+    }
+    let borrowed: Vec<(&str, &str, &str)> =
+        needs.iter().map(|(r, a, w)| (r.as_str(), a.as_str(), w.as_str())).collect();
+    let mut report = function_roles::function_roles(&inputs.template, &borrowed);
+    report.compared = format!(
+        "{} actions of {} functions (their code and the platform's calls) vs their roles",
+        needs.len(),
+        functions.len()
+    );
+    report.problems.extend(unknown);
+    Ok(report)
 }
 
 #[cfg(test)]

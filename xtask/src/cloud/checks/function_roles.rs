@@ -1,8 +1,9 @@
 //! Check 3, the functions' calls: every IAM action a function's code makes (health probes
-//! included) is allowed by that function's execution role, through its inline policies or the
-//! template's managed policies it attaches. The list of (role, action) pairs comes from the
-//! adapters' tests (the call-counting interceptor's operation names mapped to IAM actions); this
-//! module only compares. Resource scoping is not compared here: the operations carry no ARNs.
+//! included), and every action the platform makes with its role (logs, ENIs, traces, its event
+//! source), is allowed by that function's execution role, through its inline policies or the
+//! template's managed policies it attaches. The needs are read off the code and the template by
+//! [`super::function_code`]; this module only compares. Resource scoping is not compared here: the
+//! code names no ARNs.
 
 use std::collections::BTreeSet;
 
@@ -34,20 +35,27 @@ fn role_documents<'a>(resources: &'a serde_json::Map<String, Json>, role: &str) 
     documents
 }
 
-/// Check 3: `role_ops` pairs a role's logical id with an IAM action its function's code needs.
-pub fn function_roles(template_doc: &Json, role_ops: &[(&str, &str)]) -> CheckReport {
+/// Check 3: each `(role, action, why)` is a role's logical id, an IAM action its function needs and
+/// where the need comes from (a source file, or the template setting that makes the platform call).
+pub fn function_roles(template_doc: &Json, role_ops: &[(&str, &str, &str)]) -> CheckReport {
     let empty = serde_json::Map::new();
     let resources = template_doc.get("Resources").and_then(Json::as_object).unwrap_or(&empty);
     let mut problems = Vec::new();
-    let roles: BTreeSet<&str> = role_ops.iter().map(|(role, _)| *role).collect();
+    let roles: BTreeSet<&str> = role_ops.iter().map(|(role, _, _)| *role).collect();
     let mut seen = BTreeSet::new();
-    for (role, action) in role_ops {
+    let mut missing_roles = BTreeSet::new();
+    for (role, action, why) in role_ops {
         if !seen.insert((*role, policy::canonical(action))) {
             continue;
         }
         let kind = resources.get(*role).and_then(|r| r.get("Type")).and_then(Json::as_str);
         if kind != Some("AWS::IAM::Role") {
-            problems.push(format!("{role}: no AWS::IAM::Role of that name in the template (needed for {action})"));
+            if missing_roles.insert(*role) {
+                let needed = role_ops.iter().filter(|(r, _, _)| r == role).count();
+                problems.push(format!(
+                    "{role}: no AWS::IAM::Role of that name in the template (it needs {needed} actions, {action} for {why})"
+                ));
+            }
             continue;
         }
         let documents = role_documents(resources, role);
@@ -57,7 +65,8 @@ pub fn function_roles(template_doc: &Json, role_ops: &[(&str, &str)]) -> CheckRe
             .iter()
             .any(|s| !s.allow && !s.has_condition && s.actions.iter().any(|p| policy::action_matches(p, action)));
         if policy::granting(&statements, action).is_empty() || denied {
-            problems.push(format!("{role} (AWS::IAM::Role): does not allow {action}, which its function's code calls"));
+            problems
+                .push(format!("{role} (AWS::IAM::Role): does not allow {action}, which its function needs ({why})"));
         }
     }
     CheckReport {
@@ -72,54 +81,78 @@ mod tests {
     use expect_test::expect;
 
     use super::*;
-    use crate::cloud::checks::files::Inputs;
+    use crate::cloud::checks::files::{self, Inputs};
 
+    /// Check 3 as lint runs it, on this checkout's functions and `template`.
     #[allow(clippy::needless_pass_by_value)] // expect![] builds the value at each call
-    fn check(template: &Json, ops: &[(&str, &str)], expect: expect_test::Expect) {
-        expect.assert_eq(&function_roles(template, ops).render());
+    fn check(template: Json, expect: expect_test::Expect) {
+        let root = files::repo_root();
+        let functions = crate::compile::discover(&root).expect("the workspace's functions");
+        let inputs = Inputs { template, ..Inputs::load_repo() };
+        let report = files::function_roles_check(&root, &inputs, &functions).expect("the functions' code reads");
+        expect.assert_eq(&report.render());
     }
 
-    const API_OPS: &[(&str, &str)] = &[
-        ("ApiRole", "dynamodb:GetItem"),
-        ("ApiRole", "dynamodb:Query"),
-        ("ApiRole", "dynamodb:DescribeTable"),
-        ("ApiRole", "s3:PutObject"),
-        ("ApiRole", "elasticache:Connect"),
-        ("ApiRole", "rds-db:connect"),
-        ("ApiRole", "ec2:CreateNetworkInterface"),
-        ("ActivityRole", "dynamodb:GetRecords"),
-        ("ActivityRole", "sqs:SendMessage"),
-        ("MigrateRole", "secretsmanager:GetSecretValue"),
-    ];
+    fn without_action(template: &mut Json, role: &str, action: &str) {
+        let statements = template
+            .pointer_mut(&format!("/Resources/{role}/Properties/Policies/0/PolicyDocument/Statement"))
+            .and_then(Json::as_array_mut)
+            .expect("the role has an inline policy");
+        for statement in statements {
+            match &mut statement["Action"] {
+                Json::Array(actions) => actions.retain(|a| a != action),
+                single if single == action => *single = Json::from("sts:GetCallerIdentity"),
+                _ => {}
+            }
+        }
+    }
 
     #[test]
-    fn todays_roles_allow_what_the_code_calls() {
+    fn todays_roles_allow_what_the_functions_need() {
         check(
-            &Inputs::load_repo().template,
-            API_OPS,
-            expect![[r#"function roles: 10 operations of 3 functions' code vs their roles: 0 missing"#]],
+            Inputs::load_repo().template,
+            expect![
+                "function roles: 44 actions of 3 functions (their code and the platform's calls) vs their roles: 0 missing"
+            ],
         );
     }
 
     #[test]
     fn a_role_without_describe_table_fails() {
         let mut template = Inputs::load_repo().template;
-        let statements = template
-            .pointer_mut("/Resources/ApiRole/Properties/Policies/0/PolicyDocument/Statement")
-            .and_then(Json::as_array_mut)
-            .expect("ApiRole has an inline policy");
-        for statement in statements {
-            if let Some(actions) = statement["Action"].as_array_mut() {
-                actions.retain(|a| a != "dynamodb:DescribeTable");
-            }
-        }
+        without_action(&mut template, "ApiRole", "dynamodb:DescribeTable");
         check(
-            &template,
-            &[("ApiRole", "dynamodb:DescribeTable"), ("ApiRole", "dynamodb:GetItem"), ("NoSuchRole", "s3:GetObject")],
+            template,
             expect![[r#"
-                function roles: 3 operations of 2 functions' code vs their roles: 2 missing
-                  ApiRole (AWS::IAM::Role): does not allow dynamodb:DescribeTable, which its function's code calls
-                  NoSuchRole: no AWS::IAM::Role of that name in the template (needed for s3:GetObject)"#]],
+                function roles: 44 actions of 3 functions (their code and the platform's calls) vs their roles: 1 missing
+                  ApiRole (AWS::IAM::Role): does not allow dynamodb:DescribeTable, which its function needs (api: lambdas/core/src/dynamo.rs)"#]],
+        );
+    }
+
+    #[test]
+    fn a_stream_consumer_that_cannot_read_its_stream_fails() {
+        let mut template = Inputs::load_repo().template;
+        without_action(&mut template, "ActivityRole", "dynamodb:GetRecords");
+        without_action(&mut template, "ActivityRole", "sqs:SendMessage");
+        check(
+            template,
+            expect![[r#"
+                function roles: 44 actions of 3 functions (their code and the platform's calls) vs their roles: 2 missing
+                  ActivityRole (AWS::IAM::Role): does not allow dynamodb:GetRecords, which its function needs (activity: ActivityStreamMapping: reads a DynamoDB stream for ActivityFunction)
+                  ActivityRole (AWS::IAM::Role): does not allow sqs:SendMessage, which its function needs (activity: ActivityStreamMapping: failure destination ActivityFailureQueue)"#]],
+        );
+    }
+
+    #[test]
+    fn a_function_without_a_role_in_the_template_fails() {
+        let mut template = Inputs::load_repo().template;
+        template["Resources"]["MigrateFunction"]["Properties"]["Role"] =
+            serde_json::json!({"Fn::GetAtt": ["NoSuchRole", "Arn"]});
+        check(
+            template,
+            expect![[r#"
+            function roles: 44 actions of 3 functions (their code and the platform's calls) vs their roles: 1 missing
+              NoSuchRole: no AWS::IAM::Role of that name in the template (it needs 9 actions, ec2:CreateNetworkInterface for migrate: MigrateFunction: VpcConfig (Lambda manages its network interfaces))"#]],
         );
     }
 }

@@ -10,7 +10,8 @@
 //!   deployment in [`model`]): [`handlers`] (what CloudFormation's resource handlers call vs the
 //!   deployer policies, resource scoping and tag-on-create included), [`deployer_calls`] (what the
 //!   xtask itself calls vs the deployer policies), [`key_policies`] (what each KMS
-//!   key's policy must delegate), [`function_roles`] (what each function's code calls vs its role),
+//!   key's policy must delegate), [`function_roles`] (what each function's code and the platform call vs its role, read off
+//!   the code by [`function_code`]),
 //!   [`iam_grammar`] (parliament on every policy document);
 //! - [`external`]: cfn-lint and checkov.
 //!
@@ -22,6 +23,7 @@ pub mod deployer_calls;
 pub mod deployer_files;
 pub mod external;
 pub mod files;
+pub mod function_code;
 pub mod function_roles;
 pub mod handlers;
 pub mod iam_grammar;
