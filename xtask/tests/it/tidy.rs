@@ -295,3 +295,19 @@ fn every_path_the_codemap_names_exists() {
     assert!(named > 20, "the codemap names {named} paths: is the check reading it?");
     assert!(missing.is_empty(), "ARCHITECTURE.md names paths that do not exist: {missing:?}");
 }
+
+/// The cold-init bench compares the functions with `xtask/bench/hello-lambda`: a ratio means
+/// something only if both are built alike, so the baseline's `[profile.release]` is the workspace's.
+#[test]
+fn the_bench_baseline_builds_with_the_workspaces_release_profile() {
+    let profile = |path: &str| {
+        let text = std::fs::read_to_string(project_root().join(path)).unwrap();
+        let manifest: toml::Table = toml::from_str(&text).unwrap();
+        manifest["profile"]["release"].clone()
+    };
+    assert_eq!(
+        profile("xtask/bench/hello-lambda/Cargo.toml"),
+        profile("Cargo.toml"),
+        "make [profile.release] of xtask/bench/hello-lambda/Cargo.toml the workspace's"
+    );
+}
