@@ -11,6 +11,7 @@ mod converge;
 mod deploy_e2e;
 mod dist;
 mod e2e;
+mod environments;
 mod ops;
 mod outputs;
 mod permissions;
