@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use crate::Ctx;
 use crate::cloud::checks::{self, CheckReport};
-use crate::cloud::{ParameterFile, Template, injected, transform};
+use crate::cloud::{ParameterFile, Template, bootstrap, injected, transform};
 use crate::error::Refusal;
 use crate::tools::Tools;
 use crate::workflows_lint;
@@ -123,7 +123,7 @@ pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec
     let workflows = workflows_lint::workflow_files(&ctx.root)?;
     let workflows_shown = format!("{} workflow file(s) in .github/workflows", workflows.len());
     let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
-    Ok(vec![
+    let mut reports = vec![
         checks::files::grammar_check(tools, &authorization)?,
         CheckReport {
             name: "cfn-lint",
@@ -144,6 +144,42 @@ pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec
             name: "zizmor",
             compared: format!("{workflows_shown} (--offline)"),
             problems: workflows_lint::zizmor(ctx, tools, &workflows)?,
+        },
+    ];
+    if ctx.root.join(bootstrap::TEMPLATE_FILE).exists() {
+        reports.extend(bootstrap_checks(ctx, tools)?);
+    }
+    Ok(reports)
+}
+
+/// cfn-lint and checkov on `cloud/bootstrap.yaml` as `bootstrap` submits it (the deployer
+/// policies added), with example values for the parameters the xtask passes.
+fn bootstrap_checks(ctx: &Ctx, tools: &Tools) -> anyhow::Result<Vec<CheckReport>> {
+    let dir = ctx.target_dir().join("xtask/lint");
+    std::fs::create_dir_all(&dir)?;
+    let rendered = dir.join("bootstrap.rendered.json");
+    std::fs::write(&rendered, &bootstrap::render(&ctx.root)?.body)?;
+    let values = [
+        (bootstrap::BUCKET_PARAMETER, "notes-app-dev-artifacts-123456789012-us-east-1"),
+        (bootstrap::REPOSITORY_PARAMETER, "octo-org/notes-app"),
+        (bootstrap::ENVIRONMENT_PARAMETER, "dev"),
+        (bootstrap::CREATE_OIDC_PARAMETER, "true"),
+    ];
+    let entries: Vec<_> =
+        values.iter().map(|(k, v)| serde_json::json!({ "ParameterKey": k, "ParameterValue": v })).collect();
+    let parameters = dir.join("bootstrap.parameters.json");
+    std::fs::write(&parameters, serde_json::to_string_pretty(&entries)?)?;
+    let shown = format!("{} as bootstrap submits it ({})", bootstrap::TEMPLATE_FILE, ctx.shown(&rendered));
+    Ok(vec![
+        CheckReport {
+            name: "cfn-lint",
+            compared: format!("{shown} (-c I)"),
+            problems: checks::external::cfn_lint(ctx, tools, &rendered, &parameters)?,
+        },
+        CheckReport {
+            name: "checkov",
+            compared: format!("{shown} (--framework cloudformation)"),
+            problems: checks::external::checkov(ctx, tools, &rendered)?,
         },
     ])
 }

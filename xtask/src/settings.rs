@@ -79,6 +79,8 @@ pub struct Settings {
     /// The selected environment's parameters overlay, when its table names one
     /// (`[env.NAME].parameters`; otherwise `parameters.NAME.json` next to the parameters file).
     pub parameters_overlay: Option<Setting>,
+    /// `[github].repository` (`owner/repo`), whose environment's jobs the deploy role trusts.
+    pub github_repository: Option<Setting>,
 }
 
 /// Where one run's AWS credentials come from (see [`Settings::credentials`]).
@@ -273,6 +275,13 @@ impl Inputs<'_> {
             endpoint_url: self.resolve(&env_only(&["AWS_ENDPOINT_URL"]), table),
             account,
             parameters_overlay: self.resolve_in_file(&Key::in_table("parameters", |t| t.parameters.clone()), table),
+            github_repository: self.file.as_ref().and_then(|(file, config)| {
+                let value = config.github.repository.clone()?;
+                Some(Setting {
+                    value,
+                    source: Source::ConfigFile { file: file.clone(), key: "github.repository".into() },
+                })
+            }),
         })
     }
 

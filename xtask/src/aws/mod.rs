@@ -174,6 +174,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    /// `bootstrap` only: whether the account has GitHub's OIDC provider.
+    pub iam: aws_sdk_iam::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub codedeploy: aws_sdk_codedeploy::Client,
@@ -208,6 +210,9 @@ impl Clients {
             ),
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&aws.sdk).interceptor(counted).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&aws.sdk).interceptor(counted).build(),
             ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(&aws.sdk).interceptor(counted).build(),

@@ -2,6 +2,7 @@
 //! crate; none imports another command (`tests/it/tidy.rs` checks).
 
 pub mod bench;
+pub mod bootstrap;
 pub mod build;
 pub mod config;
 pub mod deploy;
