@@ -16,6 +16,7 @@ mod ops;
 mod outputs;
 mod permissions;
 mod releases;
+mod smoke;
 mod template;
 mod tidy;
 mod workflows;
