@@ -213,7 +213,7 @@ async fn put_setting(c: &Clients, bucket: &Bucket, setting: &str) -> anyhow::Res
 
 /// Deny every request that is not TLS. (On a plain-HTTP emulator this would lock the tool out,
 /// so it is not set there.)
-fn tls_only_policy(bucket: &str) -> serde_json::Value {
+pub fn tls_only_policy(bucket: &str) -> serde_json::Value {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{

@@ -181,3 +181,26 @@ fn two_environments_are_bootstrapped_deployed_and_the_bootstrap_destroyed() {
     assert!(left.map_or(true, |s| s.stacks().iter().all(|s| s.stack_status().unwrap().as_str() == "DELETE_COMPLETE")));
     assert!(rt.block_on(iam.get_role().role_name("notes-deploy-prod").send()).is_ok(), "prod's bootstrap is untouched");
 }
+
+/// In an account without GitHub's provider the stack owns one, and keeps it on a rerun (a rerun
+/// that found the provider, its own, and dropped it would delete it). moto's CloudFormation has no
+/// model of AWS::IAM::OIDCProvider and skips the resource: what this proves is the detection and
+/// the parameter, not the provider's creation.
+#[test]
+fn an_account_without_the_provider_gets_one_from_the_stack_and_keeps_it() {
+    let moto = Moto::start();
+    let rt = rt();
+    let distribution = rt.block_on(create_distribution(&moto));
+    let project = two_environment_project(&distribution);
+    let first = xtask_in(&moto, &project, &["--env", "dev", "bootstrap", "--json"]);
+    assert!(first.status.success(), "{}", first.stderr);
+    assert!(first.stderr.contains("none for token.actions.githubusercontent.com in the account: the stack creates it"));
+    let create = || rt.block_on(stack_parameters(&moto, "bootstrap-notes-dev"))["CreateOidcProvider"].clone();
+    assert_eq!(create(), "true");
+    let rerun = xtask_in(&moto, &project, &["--env", "dev", "bootstrap", "--json"]);
+    assert!(rerun.status.success(), "{}", rerun.stderr);
+    assert!(rerun.stderr.contains("created by this stack, kept"), "{}", rerun.stderr);
+    assert_eq!(rerun.calls("IAM.ListOpenIDConnectProviders"), 0, "the stack's own parameter decides");
+    assert_eq!(rerun.json["aws_write_calls"], 0);
+    assert_eq!(create(), "true");
+}
