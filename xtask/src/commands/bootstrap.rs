@@ -113,6 +113,17 @@ impl Bootstrap {
         let c = Clients::new(aws, self.timeout.deadline());
         let (account, state) = credentials(&c, local, ui).await?;
         let bucket = Bucket::new(artifact_bucket_name(&local.stack, &account, aws.region()), &account);
+        if state.is_none() && s3::list_keys(&c, &bucket, "").await?.is_some() {
+            // CloudFormation cannot create a bucket whose name is taken, and would roll back.
+            return Err(Refusal::new(
+                format!("the artifact bucket {bucket} exists already (a deploy before any bootstrap made it)"),
+                format!(
+                    "bootstrap creates it in its own stack: remove it first (aws s3 rb s3://{} --force; the next deploy uploads the zips again), then rerun",
+                    bucket.name
+                ),
+            )
+            .into());
+        }
         let create_oidc = ui
             .phase("oidc provider", async {
                 let create = create_oidc_provider(&c, state.as_ref()).await?;

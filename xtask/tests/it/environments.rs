@@ -12,7 +12,7 @@ fn a_deploy_into_the_wrong_account_is_refused_before_any_write() {
     let moto = Moto::start();
     let rt = rt();
     let distribution = rt.block_on(create_distribution(&moto));
-    let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+    let project = two_environment_project(&distribution);
     let toml = "[env.prod]\nstack_name = \"notes-prod\"\naccount = \"210987654321\"\n";
     std::fs::write(project.dir.path().join("deploy.toml"), toml).unwrap();
     let dist = project.path("dist");
@@ -37,6 +37,21 @@ fn a_deploy_into_the_wrong_account_is_refused_before_any_write() {
     let run = xtask_in(&moto, &project, &args);
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(rt.block_on(stack_parameters(&moto, "notes-prod"))["EnvironmentName"], "prod");
+
+    // That deploy made its own artifact bucket; a bootstrap after it says so instead of failing
+    // in CloudFormation on the taken name.
+    let toml = format!("[github]\nrepository = \"octo-org/notes-app\"\n\n{toml}");
+    std::fs::write(project.dir.path().join("deploy.toml"), toml).unwrap();
+    let late = xtask_in(&moto, &project, &["--env", "prod", "bootstrap", "--json"]);
+    assert_eq!(late.status.code(), Some(1), "{}", late.stderr);
+    assert!(
+        late.stderr.contains(
+            "error: the artifact bucket s3://notes-prod-artifacts-123456789012-us-east-1 exists already (a deploy before any bootstrap made it)\n"
+        ),
+        "{}",
+        late.stderr
+    );
+    assert_eq!(late.json["aws_write_calls"], 0);
 }
 
 /// A project for two environments: deploy.toml's `[env.dev]` and `[env.prod]` (moto's account),
