@@ -103,6 +103,7 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
         Err(err) => CheckReport { name: "parameters", compared: shown, problems: vec![crate::error::chain_line(&err)] },
     };
     reports.push(parameters);
+    reports.extend(overlay_reports(ctx, inputs, &template)?);
 
     let policies = checks::files::load_deployer_policies(&inputs.deployer_policies)?;
     reports.push(CheckReport {
@@ -113,6 +114,33 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
     let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
     reports.extend(checks::files::offline_checks(&ctx.root, &authorization)?);
     Ok(reports)
+}
+
+/// Each environment's overlay (`parameters.<env>.json` next to the parameters file) merged over
+/// it, checked as the deploy with `--env <env>` would read it.
+fn overlay_reports(ctx: &Ctx, inputs: &Inputs, template: &Template) -> anyhow::Result<Vec<CheckReport>> {
+    let Some(dir) = inputs.parameters.parent() else { return Ok(Vec::new()) };
+    let stem = inputs.parameters.file_stem().map_or("parameters".into(), |s| s.to_string_lossy().into_owned());
+    let mut overlays: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with(&format!("{stem}.")) && name.ends_with(".json") && name.matches('.').count() == 2
+        })
+        .collect();
+    overlays.sort();
+    Ok(overlays
+        .iter()
+        .map(|overlay| {
+            let files = [inputs.parameters.clone(), overlay.clone()].map(|p| (p.clone(), ctx.shown(&p)));
+            let shown = format!("{} + {}", files[0].1, files[1].1);
+            let problems = match ParameterFile::load_layers(&files, template) {
+                Ok(merged) => merged.completeness_problems(template),
+                Err(err) => vec![crate::error::chain_line(&err)],
+            };
+            CheckReport { name: "parameters overlay", compared: shown, problems }
+        })
+        .collect())
 }
 
 /// parliament on every policy document, cfn-lint and checkov on the template, actionlint and

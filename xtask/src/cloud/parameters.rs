@@ -120,7 +120,8 @@ impl ParameterFile {
                 None => problems.push(format!("{}: no entry for template Parameter {name}", self.shown)),
                 Some(value) => {
                     if let Err(why) = parameter.check(value) {
-                        problems.push(format!("{}: {name}: {why}", self.shown));
+                        let file = self.origins.get(name).unwrap_or(&self.shown);
+                        problems.push(format!("{file}: {name}: {why}"));
                     }
                 }
             }

@@ -346,6 +346,19 @@ fn a_parameters_json_entry_with_a_bad_value_fails() {
 }
 
 #[test]
+fn an_environment_overlay_is_checked_merged_over_parameters_json() {
+    let scratch = Scratch::new(unchanged, unchanged);
+    let overlay = scratch.inputs.parameters.with_file_name("parameters.qa.json");
+    let write = |text: &str| std::fs::write(&overlay, text).expect("writable");
+    write(r#"[{"ParameterKey": "TrafficShifting", "ParameterValue": "Slowly"}]"#);
+    check_fails(&scratch.problems(), "parameters.qa.json: TrafficShifting: \"Slowly\" is not one of");
+    write(r#"[{"ParameterKey": "NoSuchParameter", "ParameterValue": "x"}]"#);
+    check_fails(&scratch.problems(), "parameters.qa.json: NoSuchParameter is not a parameter of the template");
+    write(r#"[{"ParameterKey": "TrafficShifting", "ParameterValue": "AllAtOnce"}]"#);
+    check(&scratch.problems());
+}
+
+#[test]
 fn a_missing_output_fails() {
     let scratch = Scratch::new(|s| s.replace("  CognitoDomain:\n", "  CognitoDomainUrl:\n"), unchanged);
     check_fails(&scratch.problems(), "Output CognitoDomain is missing");
