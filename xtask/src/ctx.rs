@@ -22,6 +22,10 @@ pub struct GlobalArgs {
     /// AWS shared-config profile [env: AWS_PROFILE]
     #[arg(long, global = true, value_name = "PROFILE")]
     pub profile: Option<String>,
+    /// Environment: selects deploy.toml's [env.NAME] table (stack, region, account, parameters
+    /// overlay) [env: APP_ENV]
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub env: Option<String>,
     /// Deployment environment label, e.g. dev or prod [env: APP_ENVIRONMENT] [deploy.toml: stack.environment]
     #[arg(long, global = true, value_name = "ENV")]
     pub environment: Option<String>,
@@ -70,6 +74,33 @@ impl Ctx {
 
     pub fn parameters_path(&self) -> PathBuf {
         self.resolve(self.global.parameters.as_deref(), "cloud/parameters.json")
+    }
+
+    /// The parameters files of this run, base first: `parameters_path`, then the selected
+    /// environment's overlay (its table's `parameters`, which must exist, else
+    /// `parameters.<env>.json` next to the base file when there is one). Later files win. Each
+    /// path comes with how messages name it.
+    pub fn parameter_files(&self, settings: &Settings) -> anyhow::Result<Vec<(PathBuf, String)>> {
+        let base = self.parameters_path();
+        let mut files = vec![base.clone()];
+        if let Some(overlay) = &settings.parameters_overlay {
+            let path = self.root.join(&overlay.value);
+            if !path.is_file() {
+                return Err(Refusal::new(
+                    format!("{} is {}, which does not exist", overlay.source, overlay.value),
+                    "give the overlay's path relative to the project, or remove the key",
+                )
+                .into());
+            }
+            files.push(path);
+        } else if let Some(env) = &settings.env {
+            let stem = base.file_stem().map_or("parameters".into(), |s| s.to_string_lossy().into_owned());
+            let path = base.with_file_name(format!("{stem}.{}.json", env.value));
+            if path.is_file() {
+                files.push(path);
+            }
+        }
+        Ok(files.into_iter().map(|path| (path.clone(), self.shown(&path))).collect())
     }
 
     /// Cargo's target directory: `CARGO_TARGET_DIR` when set (CI shares one outside the clone).

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use crate::Ctx;
 use crate::cloud::checks::{self, CheckReport};
-use crate::cloud::{ParameterFile, Template, injected, transform};
+use crate::cloud::{ParameterFile, Template, bootstrap, injected, transform};
 use crate::error::Refusal;
 use crate::tools::Tools;
 use crate::workflows_lint;
@@ -103,6 +103,7 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
         Err(err) => CheckReport { name: "parameters", compared: shown, problems: vec![crate::error::chain_line(&err)] },
     };
     reports.push(parameters);
+    reports.extend(overlay_reports(ctx, inputs, &template)?);
 
     let policies = checks::files::load_deployer_policies(&inputs.deployer_policies)?;
     reports.push(CheckReport {
@@ -115,6 +116,33 @@ pub fn builtin(ctx: &Ctx, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
     Ok(reports)
 }
 
+/// Each environment's overlay (`parameters.<env>.json` next to the parameters file) merged over
+/// it, checked as the deploy with `--env <env>` would read it.
+fn overlay_reports(ctx: &Ctx, inputs: &Inputs, template: &Template) -> anyhow::Result<Vec<CheckReport>> {
+    let Some(dir) = inputs.parameters.parent() else { return Ok(Vec::new()) };
+    let stem = inputs.parameters.file_stem().map_or("parameters".into(), |s| s.to_string_lossy().into_owned());
+    let mut overlays: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with(&format!("{stem}.")) && name.ends_with(".json") && name.matches('.').count() == 2
+        })
+        .collect();
+    overlays.sort();
+    Ok(overlays
+        .iter()
+        .map(|overlay| {
+            let files = [inputs.parameters.clone(), overlay.clone()].map(|p| (p.clone(), ctx.shown(&p)));
+            let shown = format!("{} + {}", files[0].1, files[1].1);
+            let problems = match ParameterFile::load_layers(&files, template) {
+                Ok(merged) => merged.completeness_problems(template),
+                Err(err) => vec![crate::error::chain_line(&err)],
+            };
+            CheckReport { name: "parameters overlay", compared: shown, problems }
+        })
+        .collect())
+}
+
 /// parliament on every policy document, cfn-lint and checkov on the template, actionlint and
 /// zizmor on the GitHub workflows.
 pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec<CheckReport>> {
@@ -123,7 +151,7 @@ pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec
     let workflows = workflows_lint::workflow_files(&ctx.root)?;
     let workflows_shown = format!("{} workflow file(s) in .github/workflows", workflows.len());
     let authorization = checks::files::Inputs::load(&ctx.root, &inputs.deployed, &inputs.parameters, &stack_name(ctx))?;
-    Ok(vec![
+    let mut reports = vec![
         checks::files::grammar_check(tools, &authorization)?,
         CheckReport {
             name: "cfn-lint",
@@ -144,6 +172,42 @@ pub fn external(ctx: &Ctx, tools: &Tools, inputs: &Inputs) -> anyhow::Result<Vec
             name: "zizmor",
             compared: format!("{workflows_shown} (--offline)"),
             problems: workflows_lint::zizmor(ctx, tools, &workflows)?,
+        },
+    ];
+    if ctx.root.join(bootstrap::TEMPLATE_FILE).exists() {
+        reports.extend(bootstrap_checks(ctx, tools)?);
+    }
+    Ok(reports)
+}
+
+/// cfn-lint and checkov on `cloud/bootstrap.yaml` as `bootstrap` submits it (the deployer
+/// policies added), with example values for the parameters the xtask passes.
+fn bootstrap_checks(ctx: &Ctx, tools: &Tools) -> anyhow::Result<Vec<CheckReport>> {
+    let dir = ctx.target_dir().join("xtask/lint");
+    std::fs::create_dir_all(&dir)?;
+    let rendered = dir.join("bootstrap.rendered.json");
+    std::fs::write(&rendered, &bootstrap::render(&ctx.root)?.body)?;
+    let values = [
+        (bootstrap::BUCKET_PARAMETER, "notes-app-dev-artifacts-123456789012-us-east-1"),
+        (bootstrap::REPOSITORY_PARAMETER, "octo-org/notes-app"),
+        (bootstrap::ENVIRONMENT_PARAMETER, "dev"),
+        (bootstrap::CREATE_OIDC_PARAMETER, "true"),
+    ];
+    let entries: Vec<_> =
+        values.iter().map(|(k, v)| serde_json::json!({ "ParameterKey": k, "ParameterValue": v })).collect();
+    let parameters = dir.join("bootstrap.parameters.json");
+    std::fs::write(&parameters, serde_json::to_string_pretty(&entries)?)?;
+    let shown = format!("{} as bootstrap submits it ({})", bootstrap::TEMPLATE_FILE, ctx.shown(&rendered));
+    Ok(vec![
+        CheckReport {
+            name: "cfn-lint",
+            compared: format!("{shown} (-c I)"),
+            problems: checks::external::cfn_lint(ctx, tools, &rendered, &parameters)?,
+        },
+        CheckReport {
+            name: "checkov",
+            compared: format!("{shown} (--framework cloudformation)"),
+            problems: checks::external::checkov(ctx, tools, &rendered)?,
         },
     ])
 }

@@ -4,6 +4,11 @@
 //! optional) > `deploy.toml` (checked in, non-secret) > built-in default. Every resolved value
 //! remembers its [`Source`] so that errors can name the file and key to fix.
 //!
+//! Environments: `--env NAME` (or `APP_ENV`) selects the `[env.NAME]` table of `deploy.toml`, whose
+//! keys come before `[stack]`'s in the `deploy.toml` layer (flags and variables still win). The
+//! name itself is the `environment` (the `EnvironmentName` stack parameter) unless something
+//! above it or the table's own `environment` says otherwise. Without `--env` nothing changes.
+//!
 //! `.env` is read, never exported into the process: credentials found there are handed to the AWS
 //! SDK as an explicit provider, so the standard chain (env vars, profiles, SSO) keeps working
 //! unchanged when `.env` is absent.
@@ -25,8 +30,15 @@ use crate::{Ctx, GlobalArgs};
 pub enum Source {
     Flag(&'static str),
     Env(&'static str),
-    DotEnv { file: PathBuf, key: &'static str },
-    ConfigFile { file: PathBuf, key: &'static str },
+    DotEnv {
+        file: PathBuf,
+        key: &'static str,
+    },
+    /// `key` is dotted, e.g. `stack.region` or `env.prod.region`.
+    ConfigFile {
+        file: PathBuf,
+        key: String,
+    },
     Default,
 }
 
@@ -51,6 +63,8 @@ pub struct Setting {
 /// The effective settings of one `cargo xtask` invocation.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The `[env.NAME]` table selected with `--env` / `APP_ENV`, if any.
+    pub env: Option<Setting>,
     pub stack_name: Option<Setting>,
     pub region: Option<Setting>,
     pub environment: Setting,
@@ -59,6 +73,14 @@ pub struct Settings {
     pub secret_access_key: Option<Setting>,
     pub session_token: Option<Setting>,
     pub endpoint_url: Option<Setting>,
+    /// The 12-digit account the selected environment lives in (`[env.NAME].account`): commands
+    /// authenticated into another account are refused before any write.
+    pub account: Option<Setting>,
+    /// The selected environment's parameters overlay, when its table names one
+    /// (`[env.NAME].parameters`; otherwise `parameters.NAME.json` next to the parameters file).
+    pub parameters_overlay: Option<Setting>,
+    /// `[github].repository` (`owner/repo`), whose environment's jobs the deploy role trusts.
+    pub github_repository: Option<Setting>,
 }
 
 /// Where one run's AWS credentials come from (see [`Settings::credentials`]).
@@ -93,6 +115,11 @@ impl fmt::Display for Credentials<'_> {
 pub struct ConfigFile {
     #[serde(default)]
     pub stack: StackSection,
+    /// `[env.<name>]` tables, one per environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvSection>,
+    #[serde(default)]
+    pub github: GithubSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +128,29 @@ pub struct StackSection {
     pub name: Option<String>,
     pub region: Option<String>,
     pub environment: Option<String>,
+}
+
+/// One `[env.<name>]` table: where that environment lives.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    pub stack_name: Option<String>,
+    pub region: Option<String>,
+    /// The `EnvironmentName` parameter [default: the table's name].
+    pub environment: Option<String>,
+    /// The 12-digit AWS account id.
+    pub account: Option<String>,
+    /// Parameters overlay, relative to the project [default: `parameters.<name>.json` next to
+    /// the parameters file, when it exists].
+    pub parameters: Option<String>,
+}
+
+/// `[github]`: the repository whose workflows deploy (the deploy role's trust, `bootstrap`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSection {
+    /// `owner/repo`.
+    pub repository: Option<String>,
 }
 
 /// Everything resolution reads, passed in explicitly so that precedence is testable.
@@ -117,13 +167,47 @@ struct Key {
     flag: Option<(&'static str, FlagGetter)>,
     env: &'static [&'static str],
     file: Option<(&'static str, FileGetter)>,
+    /// The key in the selected `[env.NAME]` table, which comes before `[stack]`'s.
+    env_table: Option<(&'static str, EnvGetter)>,
 }
 
 type FlagGetter = fn(&GlobalArgs) -> Option<String>;
 type FileGetter = fn(&StackSection) -> Option<String>;
+type EnvGetter = fn(&EnvSection) -> Option<String>;
+
+impl Key {
+    fn new(flag: Option<(&'static str, FlagGetter)>, env: &'static [&'static str]) -> Key {
+        Key { flag, env, file: None, env_table: None }
+    }
+
+    /// A key only the selected `[env.NAME]` table has.
+    fn in_table(name: &'static str, get: EnvGetter) -> Key {
+        Key { env_table: Some((name, get)), ..Key::new(None, &[]) }
+    }
+}
 
 impl Inputs<'_> {
-    fn resolve(&self, key: &Key) -> Option<Setting> {
+    /// The layers above `deploy.toml`, then the selected env table, then `[stack]`.
+    fn resolve(&self, key: &Key, selected: Option<&(String, EnvSection)>) -> Option<Setting> {
+        self.resolve_above_file(key).or_else(|| self.resolve_in_file(key, selected))
+    }
+
+    fn resolve_in_file(&self, key: &Key, selected: Option<&(String, EnvSection)>) -> Option<Setting> {
+        let (file, config) = self.file.as_ref()?;
+        if let (Some((name, get)), Some((env, table))) = (key.env_table, selected)
+            && let Some(value) = get(table)
+        {
+            return Some(Setting {
+                value,
+                source: Source::ConfigFile { file: file.clone(), key: format!("env.{env}.{name}") },
+            });
+        }
+        let (name, get) = key.file?;
+        let value = get(&config.stack)?;
+        Some(Setting { value, source: Source::ConfigFile { file: file.clone(), key: name.to_string() } })
+    }
+
+    fn resolve_above_file(&self, key: &Key) -> Option<Setting> {
         if let Some((flag, get)) = key.flag
             && let Some(value) = get(self.flags)
         {
@@ -142,44 +226,106 @@ impl Inputs<'_> {
                 }
             }
         }
-        if let (Some((name, get)), Some((file, config))) = (key.file, &self.file)
-            && let Some(value) = get(&config.stack)
-        {
-            let source = Source::ConfigFile { file: file.clone(), key: name };
-            return Some(Setting { value, source });
-        }
         None
     }
 
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let selected = self.selected_env()?;
+        let (env, table) = match &selected {
+            Some((setting, table)) => (Some(setting.clone()), Some((setting.value.clone(), table.clone()))),
+            None => (None, None),
+        };
+        let table = table.as_ref();
         let stack_name = Key {
-            flag: Some(("--stack-name", |g| g.stack_name.clone())),
-            env: &["STACK_NAME"],
             file: Some(("stack.name", |s| s.name.clone())),
+            env_table: Some(("stack_name", |t| t.stack_name.clone())),
+            ..Key::new(Some(("--stack-name", |g| g.stack_name.clone())), &["STACK_NAME"])
         };
         let region = Key {
-            flag: Some(("--region", |g| g.region.clone())),
-            env: &["AWS_REGION", "AWS_DEFAULT_REGION"],
             file: Some(("stack.region", |s| s.region.clone())),
+            env_table: Some(("region", |t| t.region.clone())),
+            ..Key::new(Some(("--region", |g| g.region.clone())), &["AWS_REGION", "AWS_DEFAULT_REGION"])
         };
-        let environment = Key {
-            flag: Some(("--environment", |g| g.environment.clone())),
-            env: &["APP_ENVIRONMENT"],
-            file: Some(("stack.environment", |s| s.environment.clone())),
-        };
-        let profile = Key { flag: Some(("--profile", |g| g.profile.clone())), env: &["AWS_PROFILE"], file: None };
-        let env_only = |var: &'static [&'static str]| Key { flag: None, env: var, file: None };
-        Settings {
-            stack_name: self.resolve(&stack_name),
-            region: self.resolve(&region),
-            environment: self.resolve(&environment).unwrap_or(Setting { value: "dev".into(), source: Source::Default }),
-            profile: self.resolve(&profile),
-            access_key_id: self.resolve(&env_only(&["AWS_ACCESS_KEY_ID"])),
-            secret_access_key: self.resolve(&env_only(&["AWS_SECRET_ACCESS_KEY"])),
-            session_token: self.resolve(&env_only(&["AWS_SESSION_TOKEN"])),
-            endpoint_url: self.resolve(&env_only(&["AWS_ENDPOINT_URL"])),
+        // --environment (and its variable) > the selected table's `environment` > the selected
+        // table's own name > [stack].environment > dev.
+        let environment = Key::new(Some(("--environment", |g| g.environment.clone())), &["APP_ENVIRONMENT"]);
+        let stack_environment =
+            Key { file: Some(("stack.environment", |s| s.environment.clone())), ..Key::new(None, &[]) };
+        let environment = self
+            .resolve_above_file(&environment)
+            .or_else(|| self.resolve_in_file(&Key::in_table("environment", |t| t.environment.clone()), table))
+            .or_else(|| env.clone())
+            .or_else(|| self.resolve_in_file(&stack_environment, None))
+            .unwrap_or(Setting { value: "dev".into(), source: Source::Default });
+        let profile = Key::new(Some(("--profile", |g| g.profile.clone())), &["AWS_PROFILE"]);
+        let env_only = |var: &'static [&'static str]| Key::new(None, var);
+        let account = self.resolve_in_file(&Key::in_table("account", |t| t.account.clone()), table);
+        if let Some(account) = &account {
+            check_account_id(account)?;
+        }
+        Ok(Settings {
+            env,
+            stack_name: self.resolve(&stack_name, table),
+            region: self.resolve(&region, table),
+            environment,
+            profile: self.resolve(&profile, table),
+            access_key_id: self.resolve(&env_only(&["AWS_ACCESS_KEY_ID"]), table),
+            secret_access_key: self.resolve(&env_only(&["AWS_SECRET_ACCESS_KEY"]), table),
+            session_token: self.resolve(&env_only(&["AWS_SESSION_TOKEN"]), table),
+            endpoint_url: self.resolve(&env_only(&["AWS_ENDPOINT_URL"]), table),
+            account,
+            parameters_overlay: self.resolve_in_file(&Key::in_table("parameters", |t| t.parameters.clone()), table),
+            github_repository: self.file.as_ref().and_then(|(file, config)| {
+                let value = config.github.repository.clone()?;
+                Some(Setting {
+                    value,
+                    source: Source::ConfigFile { file: file.clone(), key: "github.repository".into() },
+                })
+            }),
+        })
+    }
+
+    /// `--env NAME` / `APP_ENV` and its `[env.NAME]` table; a name without a table is refused.
+    fn selected_env(&self) -> anyhow::Result<Option<(Setting, EnvSection)>> {
+        let key = Key::new(Some(("--env", |g| g.env.clone())), &["APP_ENV"]);
+        let Some(setting) = self.resolve_above_file(&key) else { return Ok(None) };
+        let tables = self.file.as_ref().map(|(_, config)| &config.env);
+        match tables.and_then(|t| t.get(&setting.value)) {
+            // Falling back to [stack].name would deploy one environment over another's stack.
+            Some(table) if table.stack_name.is_none() => Err(Refusal::new(
+                format!("[env.{}] has no stack_name", setting.value),
+                "each environment names its own stack: add stack_name = \"...\" to its table",
+            )
+            .into()),
+            Some(table) => Ok(Some((setting, table.clone()))),
+            None => {
+                let known: Vec<&str> = tables.into_iter().flat_map(|t| t.keys().map(String::as_str)).collect();
+                let file = self.file.as_ref().map_or("deploy.toml".to_string(), |(f, _)| f.display().to_string());
+                Err(Refusal::new(
+                    format!("{file} has no [env.{}] table ({})", setting.value, setting.source),
+                    if known.is_empty() {
+                        format!("add [env.{}] with stack_name, region and account, or drop --env", setting.value)
+                    } else {
+                        format!("the environments in {file} are: {}", known.join(", "))
+                    },
+                )
+                .into())
+            }
         }
     }
+}
+
+/// An account id is 12 digits (or a placeholder, which the guard names before any AWS call).
+fn check_account_id(account: &Setting) -> anyhow::Result<()> {
+    let digits = account.value.len() == 12 && account.value.bytes().all(|b| b.is_ascii_digit());
+    if digits || PLACEHOLDER.is_match(&account.value) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!("{} is {:?}, not a 12-digit AWS account id", account.source, account.value),
+        "write the account id the environment lives in, e.g. account = \"123456789012\"",
+    )
+    .into())
 }
 
 impl Settings {
@@ -205,12 +351,13 @@ impl Settings {
             None
         };
         let env = |var: &str| std::env::var(var).ok();
-        Ok(Inputs { flags: &ctx.global, env: &env, dotenv, file }.settings())
+        Inputs { flags: &ctx.global, env: &env, dotenv, file }.settings()
     }
 
     /// Every resolved value, named, in a stable order (for `cargo xtask config` and the guard).
     pub fn all(&self) -> Vec<(&'static str, Option<&Setting>)> {
         vec![
+            ("env", self.env.as_ref()),
             ("stack name", self.stack_name.as_ref()),
             ("region", self.region.as_ref()),
             ("environment", Some(&self.environment)),
@@ -219,6 +366,8 @@ impl Settings {
             ("secret access key", self.secret_access_key.as_ref()),
             ("session token", self.session_token.as_ref()),
             ("endpoint url", self.endpoint_url.as_ref()),
+            ("account", self.account.as_ref()),
+            ("parameters overlay", self.parameters_overlay.as_ref()),
         ]
     }
 
@@ -313,7 +462,7 @@ fn read_config_file(path: &Path, shown: &Path) -> anyhow::Result<ConfigFile> {
     toml::from_str(&text).map_err(|e| {
         Refusal::new(
             format!("{} is not valid: {}", shown.display(), e.message().trim_end()),
-            "deploy.toml holds only [stack] name, region and environment; see README.md",
+            "deploy.toml holds [stack] (name, region, environment), [env.<name>] tables and [github]; see README.md",
         )
         .into()
     })
@@ -356,114 +505,4 @@ pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Resolves the stack name from the given layers and renders "value (source)".
-    fn check(flag: Option<&str>, env: Option<&str>, dotenv: Option<&str>, file: Option<&str>, expect: &str) {
-        let flags = GlobalArgs { stack_name: flag.map(String::from), ..GlobalArgs::default() };
-        let env_value = env.map(String::from);
-        let env = move |var: &str| (var == "STACK_NAME").then(|| env_value.clone()).flatten();
-        let dotenv =
-            dotenv.map(|v| (PathBuf::from(".env"), BTreeMap::from([("STACK_NAME".to_string(), v.to_string())])));
-        let file = file.map(|v| {
-            let stack = StackSection { name: Some(v.to_string()), ..StackSection::default() };
-            (PathBuf::from("deploy.toml"), ConfigFile { stack })
-        });
-        let settings = Inputs { flags: &flags, env: &env, dotenv, file }.settings();
-        let got = settings.stack_name.map_or("none".to_string(), |s| format!("{} ({})", s.value, s.source));
-        assert_eq!(got, expect);
-    }
-
-    #[test]
-    fn precedence_is_flag_then_env_then_dotenv_then_file() {
-        check(Some("f"), Some("e"), Some("d"), Some("c"), "f (flag --stack-name)");
-        check(None, Some("e"), Some("d"), Some("c"), "e (environment variable STACK_NAME)");
-        check(None, None, Some("d"), Some("c"), "d (.env: STACK_NAME)");
-        check(None, None, None, Some("c"), "c (deploy.toml: stack.name)");
-        check(None, None, None, None, "none");
-        // An empty environment variable does not hide lower layers.
-        check(None, Some(""), Some("d"), None, "d (.env: STACK_NAME)");
-    }
-
-    fn check_guard(origin: &str, value: &str, allow_example: bool, expect: &str) {
-        let got = match refuse_placeholder(origin, value, allow_example) {
-            Ok(()) => "ok".to_string(),
-            Err(err) => {
-                let hint = &err.downcast_ref::<Refusal>().expect("a refusal").hint;
-                format!("{err} | {hint}")
-            }
-        };
-        assert_eq!(got, expect);
-    }
-
-    #[test]
-    fn placeholders_and_example_domains_are_refused() {
-        check_guard(
-            ".env: AWS_ACCESS_KEY_ID",
-            "YOUR_ACCESS_KEY_ID_HERE",
-            true,
-            ".env: AWS_ACCESS_KEY_ID is still the placeholder YOUR_ACCESS_KEY_ID_HERE | replace it with your real value (or remove it) in .env",
-        );
-        check_guard(
-            "cloud/parameters.json: WwwDomainName",
-            "www.example.com",
-            false,
-            "cloud/parameters.json: WwwDomainName is www.example.com, an example domain | set your own domain in cloud/parameters.json; for a local emulator pass --allow-example-domains",
-        );
-        check_guard("cloud/parameters.json: WwwDomainName", "www.example.com", true, "ok");
-        check_guard("cloud/parameters.json: WwwDomainName", "www.counterexample.community", false, "ok");
-        check_guard(
-            "x",
-            "arn:aws:acm:us-east-1:1:certificate/YOUR_WWW_CERTIFICATE_ID_HERE",
-            true,
-            "x is still the placeholder YOUR_WWW_CERTIFICATE_ID_HERE | replace it with your real value (or remove it) in x",
-        );
-    }
-
-    /// The credential source for the given layers, as `config` prints it.
-    fn credentials(flag_profile: Option<&str>, env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> String {
-        let flags = GlobalArgs { profile: flag_profile.map(String::from), ..GlobalArgs::default() };
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let lookup = move |var: &str| env.get(var).cloned();
-        let dotenv =
-            Some((PathBuf::from(".env"), dotenv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
-        let settings = Inputs { flags: &flags, env: &lookup, dotenv, file: None }.settings();
-        settings.credentials().to_string()
-    }
-
-    #[test]
-    fn credentials_follow_the_documented_precedence() {
-        let keys = [("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "secret")];
-        let dot = [("AWS_ACCESS_KEY_ID", "AKIADOT"), ("AWS_SECRET_ACCESS_KEY", "secret")];
-        // --profile wins over keys anywhere.
-        assert_eq!(credentials(Some("ops"), &keys, &dot), "profile ops (flag --profile)");
-        // The environment wins over .env.
-        assert_eq!(credentials(None, &keys, &dot), "the process environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)");
-        assert_eq!(
-            credentials(None, &[("AWS_PROFILE", "ops")], &dot),
-            "the process environment (AWS_ACCESS_KEY_ID or AWS_PROFILE)"
-        );
-        // .env keys, and a session token only from .env itself.
-        assert_eq!(credentials(None, &[("AWS_SESSION_TOKEN", "from-env")], &dot), "keys from .env: AWS_ACCESS_KEY_ID");
-        let with_token = [dot[0], dot[1], ("AWS_SESSION_TOKEN", "t")];
-        assert_eq!(credentials(None, &[], &with_token), "keys from .env: AWS_ACCESS_KEY_ID with its session token");
-        assert_eq!(credentials(None, &[], &[]), "the AWS SDK's default chain (default profile, SSO, role)");
-    }
-
-    #[test]
-    fn dotenv_parsing() {
-        let vars = parse_dotenv(
-            "# c\nexport A=1\nB = \"two words\"\nC='x' \nD=plain # note\nE=\"quoted\" # note\nF='a # b'\n",
-        )
-        .unwrap();
-        assert_eq!(
-            format!("{vars:?}"),
-            r#"{"A": "1", "B": "two words", "C": "x", "D": "plain", "E": "quoted", "F": "a # b"}"#
-        );
-        assert_eq!(parse_dotenv("A=\"open").unwrap_err(), "line 1: the \" quote is not closed");
-        assert_eq!(parse_dotenv("A=\"x\" y").unwrap_err(), "line 1: \"y\" after the closing quote");
-        assert_eq!(parse_dotenv("oops").unwrap_err(), "line 1: expected KEY=VALUE");
-        assert_eq!(parse_dotenv("A B=1").unwrap_err(), "line 1: \"A B\" is not a variable name");
-    }
-}
+mod tests;

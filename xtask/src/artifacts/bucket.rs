@@ -42,7 +42,10 @@ pub async fn ensure(c: &Clients, bucket: &Bucket, dry_run: bool, ui: &Ui) -> any
             return Ok(HashSet::new());
         }
         None => {
-            ui.line(format!("    creating the artifact bucket {bucket} (versioned, encrypted, private)"));
+            // Today's behaviour without a bootstrap, kept; the bootstrap stack owns the same name.
+            ui.note(format!(
+                "no artifact bucket {bucket}: creating it (`cargo xtask bootstrap` makes it part of a stack of its own, with the CI deploy role)"
+            ));
             create(c, bucket).await?;
             HashSet::new()
         }
@@ -210,7 +213,7 @@ async fn put_setting(c: &Clients, bucket: &Bucket, setting: &str) -> anyhow::Res
 
 /// Deny every request that is not TLS. (On a plain-HTTP emulator this would lock the tool out,
 /// so it is not set there.)
-fn tls_only_policy(bucket: &str) -> serde_json::Value {
+pub fn tls_only_policy(bucket: &str) -> serde_json::Value {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{

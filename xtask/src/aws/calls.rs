@@ -48,6 +48,7 @@ fn service_short_name(service: &str) -> String {
         "cloudfront" => "CloudFront".into(),
         "lambda" => "Lambda".into(),
         "sts" => "STS".into(),
+        "iam" => "IAM".into(),
         "rds" => "RDS".into(),
         "cloudwatch" => "CloudWatch".into(),
         "cloudwatchlogs" | "cloudwatch logs" | "logs" => "CloudWatchLogs".into(),

@@ -174,11 +174,16 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    /// `bootstrap` only: whether the account has GitHub's OIDC provider.
+    pub iam: aws_sdk_iam::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub endpoint_url: Option<String>,
     pub region: String,
+    /// The account the selected environment lives in (`[env.NAME].account`), checked by
+    /// [`account`] before any write.
+    pub expected_account: Option<crate::settings::Setting>,
 }
 
 impl Clients {
@@ -206,6 +211,9 @@ impl Clients {
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&aws.sdk).interceptor(counted).build(),
             ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&aws.sdk).interceptor(counted).build(),
+            ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(&aws.sdk).interceptor(counted).build(),
             ),
@@ -217,6 +225,7 @@ impl Clients {
             ),
             endpoint_url: aws.endpoint_url.clone(),
             region: aws.region().to_string(),
+            expected_account: aws.settings.account.clone(),
         }
     }
 
@@ -240,9 +249,24 @@ impl TimeoutArgs {
     }
 }
 
-/// The account the credentials act in: from the stack's id when there is a stack (no extra call),
-/// else from STS.
+/// The account the credentials act in: from the stack's id when there is a stack (no extra call:
+/// DescribeStacks only sees the caller's own account), else from STS. Refused when the selected
+/// environment lives in another account: every command asks this before its first write.
 pub async fn account(c: &Clients, stack: Option<&cfn::StackState>) -> anyhow::Result<String> {
+    let account = caller_account(c, stack).await?;
+    if let Some(expected) = &c.expected_account
+        && expected.value != account
+    {
+        return Err(Refusal::new(
+            format!("the credentials are for account {account}, but {} is {}", expected.source, expected.value),
+            "sign in to that environment's account (--profile, AWS_PROFILE), or pick the right --env",
+        )
+        .into());
+    }
+    Ok(account)
+}
+
+async fn caller_account(c: &Clients, stack: Option<&cfn::StackState>) -> anyhow::Result<String> {
     if let Some(account) = stack.and_then(|s| s.account()) {
         return Ok(account.to_string());
     }

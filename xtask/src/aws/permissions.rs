@@ -89,6 +89,11 @@ pub const PERMISSIONS: &[Permission] = &[
     p!("CodeDeploy.BatchGetDeployments", "codedeploy:BatchGetDeployments", &[DeploymentGroups]),
     p!("CloudWatch.DescribeAlarms", "cloudwatch:DescribeAlarms", &[Alarms]),
     p!("Lambda.GetAccountSettings", "lambda:GetAccountSettings", &[Account]),
+    Permission {
+        operation: "IAM.ListOpenIDConnectProviders",
+        needs: &[("iam:ListOpenIDConnectProviders", &[Account])],
+        note: "bootstrap (an administrator runs it): is GitHub's provider there already",
+    },
     p!("RDS.CreateDBSnapshot", "rds:CreateDBSnapshot", &[Database, DatabaseSnapshot]),
     p!("RDS.DescribeDBSnapshots", "rds:DescribeDBSnapshots", &[DatabaseSnapshot]),
     Permission { operation: "STS.GetCallerIdentity", needs: &[], note: "needs no permission: IAM cannot deny it" },

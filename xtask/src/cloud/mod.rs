@@ -3,6 +3,7 @@
 //! as a typed struct ([`StackOutputs`]), the lint checks ([`checks`]), and the template
 //! CloudFormation receives, with hashed Version and Deployment ids ([`transform`]).
 
+pub mod bootstrap;
 pub mod checks;
 pub mod injected;
 pub mod outputs;

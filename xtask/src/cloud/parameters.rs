@@ -3,7 +3,7 @@
 //! and the comparison with what a deployed stack reports.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -29,6 +29,8 @@ pub struct ParameterFile {
     /// How messages name the file, e.g. `cloud/parameters.json`.
     pub shown: String,
     pub values: BTreeMap<String, String>,
+    /// The file each value came from (an environment's overlay wins over the base file).
+    pub origins: BTreeMap<String, String>,
 }
 
 impl ParameterFile {
@@ -40,6 +42,25 @@ impl ParameterFile {
             )
         })?;
         ParameterFile::parse(&text, shown, template)
+    }
+
+    /// The base file with each overlay on top, in order (see `Ctx::parameter_files`): an
+    /// overlay's value wins, and every value remembers its file.
+    pub fn load_layers(files: &[(PathBuf, String)], template: &Template) -> anyhow::Result<ParameterFile> {
+        let mut merged: Option<ParameterFile> = None;
+        for (path, shown) in files {
+            let layer = ParameterFile::load(path, shown, template)?;
+            merged = Some(match merged {
+                None => layer,
+                Some(mut below) => {
+                    below.shown = format!("{} + {}", below.shown, layer.shown);
+                    below.values.extend(layer.values);
+                    below.origins.extend(layer.origins);
+                    below
+                }
+            });
+        }
+        merged.ok_or_else(|| anyhow::anyhow!("no parameters file given"))
     }
 
     pub fn parse(text: &str, shown: &str, template: &Template) -> anyhow::Result<ParameterFile> {
@@ -77,13 +98,15 @@ impl ParameterFile {
                 return Err(Refusal::new(format!("{origin} is given twice"), "keep one entry per parameter").into());
             }
         }
-        Ok(ParameterFile { shown: shown.to_string(), values })
+        let origins = values.keys().map(|k| (k.clone(), shown.to_string())).collect();
+        Ok(ParameterFile { shown: shown.to_string(), values, origins })
     }
 
     /// The guard before any AWS call: no `YOUR_*_HERE` value, no example domain unless allowed.
     pub fn refuse_placeholders(&self, allow_example_domains: bool) -> anyhow::Result<()> {
         for (key, value) in &self.values {
-            refuse_placeholder(&format!("{}: {key}", self.shown), value, allow_example_domains)?;
+            let file = self.origins.get(key).unwrap_or(&self.shown);
+            refuse_placeholder(&format!("{file}: {key}"), value, allow_example_domains)?;
         }
         Ok(())
     }
@@ -97,7 +120,8 @@ impl ParameterFile {
                 None => problems.push(format!("{}: no entry for template Parameter {name}", self.shown)),
                 Some(value) => {
                     if let Err(why) = parameter.check(value) {
-                        problems.push(format!("{}: {name}: {why}", self.shown));
+                        let file = self.origins.get(name).unwrap_or(&self.shown);
+                        problems.push(format!("{file}: {name}: {why}"));
                     }
                 }
             }

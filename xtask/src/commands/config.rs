@@ -1,6 +1,8 @@
-//! `cargo xtask config`: every effective setting and where it came from.
+//! `cargo xtask config`: every effective setting and where it came from, and the stack
+//! parameters of the selected environment (base file + overlay) with the file of each value.
 
 use crate::Ctx;
+use crate::cloud::{ParameterFile, Template};
 use crate::settings::{PLACEHOLDER, Setting};
 
 /// Print each effective setting and where it came from (flag, environment, .env, deploy.toml)
@@ -21,6 +23,12 @@ impl Config {
                 s.value.clone()
             }
         };
+        // The parameters as a deploy would read them; a broken file is shown, not fatal here.
+        let parameters = ctx.parameter_files(&settings).and_then(|files| {
+            let template_path = ctx.template_path();
+            let template = Template::load(&template_path, &ctx.shown(&template_path))?;
+            ParameterFile::load_layers(&files, &template)
+        });
         if self.json {
             let mut map = serde_json::Map::new();
             for (name, setting) in settings.all() {
@@ -30,6 +38,16 @@ impl Config {
                 );
                 map.insert(name.to_string(), value);
             }
+            let params = match &parameters {
+                Ok(file) => serde_json::Value::Object(
+                    file.values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::json!({ "value": v, "source": file.origins[k] })))
+                        .collect(),
+                ),
+                Err(err) => serde_json::json!({ "error": format!("{err:#}") }),
+            };
+            map.insert("parameters".into(), params);
             println!("{}", serde_json::to_string_pretty(&map)?);
             return Ok(());
         }
@@ -40,8 +58,16 @@ impl Config {
             }
         }
         println!("{:<18} {}", "credentials", settings.credentials());
-        println!("{:<18} {}", "template", ctx.template_path().display());
-        println!("{:<18} {}", "parameters", ctx.parameters_path().display());
+        println!("{:<18} {}", "template", ctx.shown(&ctx.template_path()));
+        match &parameters {
+            Ok(file) => {
+                println!("{:<18} {}", "parameters", file.shown);
+                for (key, value) in &file.values {
+                    println!("  {key:<28} {value:<40} ({})", file.origins[key]);
+                }
+            }
+            Err(err) => println!("{:<18} cannot be read: {err:#}", "parameters"),
+        }
         Ok(())
     }
 }

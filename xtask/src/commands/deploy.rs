@@ -80,8 +80,7 @@ fn preflight_local(ctx: &Ctx, overrides: &[(String, String)]) -> anyhow::Result<
     let template_path = ctx.template_path();
     let template_shown = ctx.shown(&template_path);
     let template = Template::load(&template_path, &template_shown)?;
-    let parameters_path = ctx.parameters_path();
-    let parameters = ParameterFile::load(&parameters_path, &ctx.shown(&parameters_path), &template)?;
+    let parameters = ParameterFile::load_layers(&ctx.parameter_files(&settings)?, &template)?;
     parameters.refuse_placeholders(ctx.global.allow_example_domains)?;
     for (key, value) in overrides {
         if !template.declares(key) {
@@ -110,7 +109,10 @@ fn explicit_environment(
     if matches!(env.source, crate::settings::Source::Default) || !template.declares(injected::ENVIRONMENT_NAME) {
         return Ok(None);
     }
-    let file = parameters.values.get(injected::ENVIRONMENT_NAME).map(|v| (v, parameters.shown.clone()));
+    let file = parameters
+        .values
+        .get(injected::ENVIRONMENT_NAME)
+        .map(|v| (v, parameters.origins.get(injected::ENVIRONMENT_NAME).unwrap_or(&parameters.shown).clone()));
     let flag = overrides
         .iter()
         .rev()

@@ -2,6 +2,7 @@
 //! crate; none imports another command (`tests/it/tidy.rs` checks).
 
 pub mod bench;
+pub mod bootstrap;
 pub mod build;
 pub mod config;
 pub mod deploy;
@@ -12,6 +13,7 @@ pub mod lint;
 pub mod logs;
 pub mod migrate;
 pub mod outputs;
+pub mod smoke;
 pub mod status;
 pub mod sync;
 pub mod test;

@@ -3,6 +3,7 @@
 //! ([`status`]). Both read through [`crate::aws`] and never write.
 
 pub mod logs;
+pub mod smoke;
 pub mod status;
 
 /// A function's short name (`api`) from its stack output (`ApiFunctionName`): every output named

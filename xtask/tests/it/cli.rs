@@ -12,7 +12,9 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
     std::fs::create_dir(dir.path().join("xtask")).unwrap();
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     dir
 }
@@ -26,6 +28,7 @@ fn xtask(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "APP_ENVIRONMENT",
+        "APP_ENV",
         "AWS_PROFILE",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -130,4 +133,85 @@ fn broken_settings_files_are_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("error: deploy.toml is not valid: unknown field `nmae`"), "{}", stderr(&out));
     assert!(stderr(&out).contains("hint: "), "{}", stderr(&out));
+}
+
+const TWO_ENVIRONMENTS: &str = r#"[stack]
+name = "notes-app-dev"
+region = "us-east-1"
+
+[env.dev]
+stack_name = "notes-app-dev"
+account = "111122223333"
+
+[env.prod]
+stack_name = "notes-app-prod"
+region = "eu-west-1"
+account = "444455556666"
+"#;
+
+const SMALL_TEMPLATE: &str = "AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  EnvironmentName: {Type: String}
+  WwwDomainName: {Type: String}
+  ApiReservedConcurrency: {Type: Number}
+Resources:
+  Bucket: {Type: 'AWS::S3::Bucket'}
+";
+
+fn params(pairs: &[(&str, &str)]) -> String {
+    let entries: Vec<_> =
+        pairs.iter().map(|(k, v)| serde_json::json!({"ParameterKey": k, "ParameterValue": v})).collect();
+    serde_json::to_string(&entries).unwrap()
+}
+
+/// `config --env prod`: the prod table over [stack], the prod overlay over parameters.json, and
+/// where each value came from.
+#[test]
+fn config_shows_an_environment_merged_with_its_sources() {
+    let base = params(&[
+        ("EnvironmentName", "dev"),
+        ("WwwDomainName", "www.dev.notes.test"),
+        ("ApiReservedConcurrency", "10"),
+    ]);
+    let prod = params(&[("EnvironmentName", "prod"), ("WwwDomainName", "www.notes.test")]);
+    let dir = project(&[
+        ("deploy.toml", TWO_ENVIRONMENTS),
+        ("cloud/stack.yaml", SMALL_TEMPLATE),
+        ("cloud/parameters.json", &base),
+        ("cloud/parameters.prod.json", &prod),
+    ]);
+    let out = xtask(dir.path(), &["config", "--env", "prod"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    expect![[r#"
+        env                prod                                     (flag --env)
+        stack name         notes-app-prod                           (deploy.toml: env.prod.stack_name)
+        region             eu-west-1                                (deploy.toml: env.prod.region)
+        environment        prod                                     (flag --env)
+        profile            -
+        access key id      -
+        secret access key  -
+        session token      -
+        endpoint url       -
+        account            444455556666                             (deploy.toml: env.prod.account)
+        parameters overlay -
+        credentials        the AWS SDK's default chain (default profile, SSO, role)
+        template           cloud/stack.yaml
+        parameters         cloud/parameters.json + cloud/parameters.prod.json
+          ApiReservedConcurrency       10                                       (cloud/parameters.json)
+          EnvironmentName              prod                                     (cloud/parameters.prod.json)
+          WwwDomainName                www.notes.test                           (cloud/parameters.prod.json)
+    "#]]
+    .assert_eq(&String::from_utf8_lossy(&out.stdout));
+    // dev has no overlay: the base file alone; an unknown environment is refused with the known ones.
+    let out = xtask(dir.path(), &["config", "--json"], &[("APP_ENV", "dev")]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["parameters"]["EnvironmentName"]["source"], "cloud/parameters.json");
+    assert_eq!(json["environment"]["value"], "dev");
+    let out = xtask(dir.path(), &["config", "--env", "qa"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    expect![[r#"
+        error: deploy.toml has no [env.qa] table (flag --env)
+        hint: the environments in deploy.toml are: dev, prod
+    "#]]
+    .assert_eq(&stderr(&out));
 }

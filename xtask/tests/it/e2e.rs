@@ -154,10 +154,17 @@ pub fn binary() -> &'static Path {
 /// The xtask binary set up for `project` and `stack` against `moto`, with an environment that
 /// reaches moto and nothing of the developer's own AWS set-up.
 pub fn xtask_command(moto: &Moto, project: &Project, stack: &str, args: &[&str]) -> Command {
+    let mut all = vec!["--stack-name", stack];
+    all.extend_from_slice(args);
+    xtask_command_in(moto, project, &all)
+}
+
+/// As [`xtask_command`], with the stack name left to the project's deploy.toml (`--env`).
+pub fn xtask_command_in(moto: &Moto, project: &Project, args: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("--project-dir")
         .arg(project.dir.path())
-        .args(["--stack-name", stack, "--template", &project.path("cloud/stack.yaml")])
+        .args(["--template", &project.path("cloud/stack.yaml")])
         .args(["--parameters", &project.path("cloud/parameters.json")])
         .args(args)
         .env("AWS_ENDPOINT_URL", &moto.url)
@@ -168,6 +175,8 @@ pub fn xtask_command(moto: &Moto, project: &Project, stack: &str, args: &[&str])
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("STACK_NAME")
+        .env_remove("APP_ENV")
+        .env_remove("APP_ENVIRONMENT")
         .env("AWS_CONFIG_FILE", project.path("no-aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", project.path("no-aws-credentials"))
         .stdin(Stdio::null());
@@ -176,6 +185,11 @@ pub fn xtask_command(moto: &Moto, project: &Project, stack: &str, args: &[&str])
 
 pub fn xtask(moto: &Moto, project: &Project, stack: &str, args: &[&str]) -> Run {
     run(xtask_command(moto, project, stack, args), args)
+}
+
+/// As [`xtask`], with the stack name left to the project's deploy.toml (`--env`).
+pub fn xtask_in(moto: &Moto, project: &Project, args: &[&str]) -> Run {
+    run(xtask_command_in(moto, project, args), args)
 }
 
 /// Runs a command made by [`xtask_command`] (`args` for the log) and reads its result.

@@ -346,6 +346,19 @@ fn a_parameters_json_entry_with_a_bad_value_fails() {
 }
 
 #[test]
+fn an_environment_overlay_is_checked_merged_over_parameters_json() {
+    let scratch = Scratch::new(unchanged, unchanged);
+    let overlay = scratch.inputs.parameters.with_file_name("parameters.qa.json");
+    let write = |text: &str| std::fs::write(&overlay, text).expect("writable");
+    write(r#"[{"ParameterKey": "TrafficShifting", "ParameterValue": "Slowly"}]"#);
+    check_fails(&scratch.problems(), "parameters.qa.json: TrafficShifting: \"Slowly\" is not one of");
+    write(r#"[{"ParameterKey": "NoSuchParameter", "ParameterValue": "x"}]"#);
+    check_fails(&scratch.problems(), "parameters.qa.json: NoSuchParameter is not a parameter of the template");
+    write(r#"[{"ParameterKey": "TrafficShifting", "ParameterValue": "AllAtOnce"}]"#);
+    check(&scratch.problems());
+}
+
+#[test]
 fn a_missing_output_fails() {
     let scratch = Scratch::new(|s| s.replace("  CognitoDomain:\n", "  CognitoDomainUrl:\n"), unchanged);
     check_fails(&scratch.problems(), "Output CognitoDomain is missing");
@@ -434,4 +447,55 @@ fn lint_output_parsers_make_one_line_per_finding() {
     );
     let nothing = json!({"results": {"failed_checks": []}, "summary": {"passed": 0, "failed": 0, "parsing_errors": 0}});
     check_fails(&external::parse_checkov(&nothing, "s.yaml"), "checkov ran no check");
+}
+
+/// cloud/bootstrap.yaml as `bootstrap` submits it: a bucket the deploy's settings check accepts as
+/// it is (or every deploy would rewrite what the stack owns), and a role only one GitHub
+/// environment of one repository can assume, with every deployer policy attached.
+#[test]
+fn the_bootstrap_bucket_is_what_the_deploy_expects_and_its_role_trusts_one_environment() {
+    use xtask::artifacts::bucket::{NONCURRENT_DAYS, tls_only_policy};
+    let rendered = xtask::cloud::bootstrap::render(&root()).expect("cloud/bootstrap.yaml renders");
+    let resources = &rendered.document["Resources"];
+    let bucket = &resources["ArtifactBucket"]["Properties"];
+    assert_eq!(bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced");
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for key in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[key], true, "{key}");
+    }
+    let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert_eq!(sse["SSEAlgorithm"], "AES256");
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(
+        (rule["Status"].as_str(), rule["NoncurrentVersionExpiration"]["NoncurrentDays"].as_i64()),
+        (Some("Enabled"), Some(NONCURRENT_DAYS.into()))
+    );
+    // The policy, its Subs resolved for a bucket name, is the deploy's TLS-only document.
+    let name = "notes-app-dev-artifacts-123456789012-us-east-1";
+    let mut policy = resources["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"].clone();
+    for arn in policy["Statement"][0]["Resource"].as_array_mut().unwrap() {
+        let sub =
+            arn["Fn::Sub"].as_str().unwrap().replace("${AWS::Partition}", "aws").replace("${ArtifactBucket}", name);
+        *arn = serde_json::Value::String(sub);
+    }
+    assert_eq!(policy, tls_only_policy(name));
+
+    let role = &resources["DeployRole"]["Properties"];
+    let statements = role["AssumeRolePolicyDocument"]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"], "sts:AssumeRoleWithWebIdentity");
+    let condition = statements[0]["Condition"].as_object().unwrap();
+    assert_eq!(condition.keys().collect::<Vec<_>>(), ["StringEquals"], "exact matches only, no StringLike");
+    assert_eq!(
+        condition["StringEquals"],
+        serde_json::json!({
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": {"Fn::Sub": "repo:${GitHubRepository}:environment:${GitHubEnvironment}"},
+        })
+    );
+    let role_name = role["RoleName"]["Fn::Sub"].as_str().unwrap();
+    assert!(!role_name.starts_with("notes-app-"), "the deploy role could rewrite its own trust: {role_name}");
+    let policies = files::load_deployer_policies(&root().join("cloud/deployer-policies")).unwrap();
+    assert_eq!(role["ManagedPolicyArns"].as_array().unwrap().len(), policies.len());
 }
