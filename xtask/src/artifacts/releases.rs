@@ -48,6 +48,15 @@ pub async fn read(c: &Clients, bucket: &Bucket, stack: &str, number: u64) -> any
     Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
+/// The release the stack runs: the newest whose parameters (code keys included) are all the stack's
+/// own, as DescribeStacks reports them (a `NoEcho` value, reported as `****`, matches anything).
+/// None when no record matches: the last change was not recorded (a deploy that failed after the
+/// stack update, or a change made by hand).
+pub fn live(releases: &[Release], deployed: &BTreeMap<String, String>) -> Option<u64> {
+    let runs = |r: &&Release| r.parameters.iter().all(|(k, v)| deployed.get(k).is_some_and(|d| d == v || d == "****"));
+    releases.iter().filter(runs).map(|r| r.number).max()
+}
+
 /// What a release record is made of, before it gets its number.
 pub struct Draft<'a> {
     pub artifacts: &'a Artifacts,
@@ -138,6 +147,36 @@ pub fn rfc3339(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use super::Release;
+
+    #[test]
+    fn the_live_release_is_the_newest_the_stack_runs() {
+        let release = |number, key: &str| Release {
+            number,
+            time: String::new(),
+            commit: String::new(),
+            who: String::new(),
+            functions: BTreeMap::new(),
+            site: BTreeMap::new(),
+            parameters: BTreeMap::from([("ApiCodeKey".into(), key.into()), ("Secret".into(), "s".into())]),
+            outputs: BTreeMap::new(),
+        };
+        let deployed = |key: &str| {
+            BTreeMap::from([
+                ("ApiCodeKey".into(), key.into()),
+                ("Secret".into(), "****".into()),
+                ("X".into(), "d".into()),
+            ])
+        };
+        // Release 3 has release 1's code (a rollback, or the same commit again): the newest wins.
+        let all = [release(1, "a"), release(2, "b"), release(3, "a")];
+        assert_eq!(super::live(&all, &deployed("a")), Some(3));
+        assert_eq!(super::live(&all, &deployed("b")), Some(2));
+        assert_eq!(super::live(&all, &deployed("c")), None, "a change no release recorded");
+    }
+
     #[test]
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

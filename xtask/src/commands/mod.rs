@@ -12,6 +12,7 @@ pub mod lint;
 pub mod logs;
 pub mod migrate;
 pub mod outputs;
+pub mod releases;
 pub mod status;
 pub mod sync;
 pub mod test;

@@ -1,6 +1,6 @@
 //! The xtask's integration tests, one binary: the command surface through the real binary (`cli`),
 //! deploy/sync/destroy end to end on moto (`deploy_e2e`, `outputs`), reruns that converge after
-//! faults (`converge`, set-up shared in `e2e`), reproducible dists on a fixture
+//! faults (`converge`, set-up shared in `e2e`), the deploy lock (`lock`), reproducible dists on a fixture
 //! project (`dist`), the CloudFormation contract and its checks (`template`), the IAM table of
 //! the xtask's own calls (`permissions`), the bench's report
 //! (`bench_report`), and the repository-wide checks (`tidy`).
@@ -11,6 +11,7 @@ mod converge;
 mod deploy_e2e;
 mod dist;
 mod e2e;
+mod lock;
 mod ops;
 mod outputs;
 mod permissions;
