@@ -3,8 +3,8 @@
 //! the commit, when and who. Numbers are taken with a conditional write (`If-None-Match: *`), so two
 //! deploys never get the same one.
 //!
-//! They are also what pruning keeps: zips referenced by the newest N releases (and by the one just
-//! deployed) stay; older zips are deleted (the bucket's lifecycle then expires their versions).
+//! They are also what pruning keeps: zips referenced by the newest N releases of every stack the
+//! bucket serves (and by the one just deployed) stay; older zips are deleted (the bucket's lifecycle then expires their versions).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,12 +91,14 @@ pub async fn record(c: &Clients, bucket: &Bucket, stack: &str, draft: Draft<'_>)
     anyhow::bail!("cannot record the release of {stack}: release numbers keep being taken (concurrent deploys?)")
 }
 
-/// Deletes the zips under `lambdas/` that neither the newest `keep` releases nor `current` refer
-/// to. Returns how many were deleted. `keep` 0 keeps everything.
+/// Deletes the zips under `lambdas/` that neither the newest `keep` releases of any stack recorded
+/// in this bucket nor `current` refer to. Returns how many were deleted. `keep` 0 keeps
+/// everything. Every stack's records count, not only this one's: zips are content-addressed and
+/// shared, and one artifact bucket may serve several stacks (`--artifact-bucket`, a bootstrap
+/// bucket): another stack's live code is never pruned by this one's deploy.
 pub async fn prune(
     c: &Clients,
     bucket: &Bucket,
-    stack: &str,
     keep: usize,
     current: &Artifacts,
     parallel: usize,
@@ -104,13 +106,22 @@ pub async fn prune(
     if keep == 0 {
         return Ok(0);
     }
-    let numbers = numbers(c, bucket, stack).await?;
+    let mut by_stack: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for key in s3::list_keys(c, bucket, "releases/").await?.unwrap_or_default() {
+        let Some((stack, file)) = key.strip_prefix("releases/").and_then(|k| k.rsplit_once('/')) else { continue };
+        if let Some(number) = file.strip_suffix(".json").and_then(|n| n.parse().ok()) {
+            by_stack.entry(stack.to_string()).or_default().push(number);
+        }
+    }
     let mut referenced: BTreeSet<String> = current.functions.iter().map(|f| f.key.clone()).collect();
-    for number in numbers.iter().rev().take(keep) {
-        match read(c, bucket, stack, *number).await? {
-            Some(release) => referenced.extend(release.functions.into_values()),
-            // An unreadable record could be protecting anything: prune nothing this time.
-            None => return Ok(0),
+    for (stack, mut numbers) in by_stack {
+        numbers.sort_unstable();
+        for number in numbers.iter().rev().take(keep) {
+            match read(c, bucket, &stack, *number).await? {
+                Some(release) => referenced.extend(release.functions.into_values()),
+                // An unreadable record could be protecting anything: prune nothing this time.
+                None => return Ok(0),
+            }
         }
     }
     let stale: Vec<String> = s3::list_keys(c, bucket, KEY_PREFIX)

@@ -380,8 +380,7 @@ impl Deploy {
                 };
                 let number = releases::record(c, artifact_bucket, stack_name, draft).await?;
                 let pruned =
-                    releases::prune(c, artifact_bucket, stack_name, self.keep_releases, &artifacts, self.site.parallel)
-                        .await?;
+                    releases::prune(c, artifact_bucket, self.keep_releases, &artifacts, self.site.parallel).await?;
                 Ok(((), format!("release {number} recorded; {pruned} zips no recent release uses deleted")))
             })
             .await?;

@@ -348,3 +348,42 @@ mod listing {
         assert_eq!(live, [(2, true), (1, false)]);
     }
 }
+
+/// Pruning in an artifact bucket that serves two stacks keeps each stack's recent zips.
+mod shared_bucket {
+    use crate::e2e::*;
+
+    #[test]
+    fn pruning_never_deletes_another_stacks_live_code() {
+        let moto = Moto::start();
+        let rt = rt();
+        let distribution = rt.block_on(create_distribution(&moto));
+        let deploy = |stack: &str, api: &str| {
+            let (project, key) = Project::new(&distribution, api, &site_v1());
+            let dist = project.path("dist");
+            let args = [
+                "--allow-example-domains",
+                "deploy",
+                "--from-dist",
+                &dist,
+                "--json",
+                "--artifact-bucket",
+                "shared-artifacts",
+                "--keep-releases",
+                "1",
+            ];
+            let run = xtask(&moto, &project, stack, &args);
+            assert!(run.status.success(), "{}", run.stderr);
+            key
+        };
+        let a = deploy("notes-a", "api a");
+        let b1 = deploy("notes-b", "api b1");
+        let b2 = deploy("notes-b", "api b2");
+        let s3 = rt.block_on(moto.s3());
+        let exists = |key: &str| rt.block_on(s3.head_object().bucket("shared-artifacts").key(key).send()).is_ok();
+        // notes-b kept one release: its older zip went; notes-a's live zip stayed.
+        assert!(exists(&a), "notes-a's code was pruned by notes-b's deploy");
+        assert!(exists(&b2));
+        assert!(!exists(&b1), "pruning still deletes what no kept release needs");
+    }
+}
