@@ -3,8 +3,8 @@
 //! the commit, when and who. Numbers are taken with a conditional write (`If-None-Match: *`), so two
 //! deploys never get the same one.
 //!
-//! They are also what pruning keeps: zips referenced by the newest N releases (and by the one just
-//! deployed) stay; older zips are deleted (the bucket's lifecycle then expires their versions).
+//! They are also what pruning keeps: zips referenced by the newest N releases of every stack the
+//! bucket serves (and by the one just deployed) stay; older zips are deleted (the bucket's lifecycle then expires their versions).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +48,15 @@ pub async fn read(c: &Clients, bucket: &Bucket, stack: &str, number: u64) -> any
     Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
+/// The release the stack runs: the newest whose parameters (code keys included) are all the stack's
+/// own, as DescribeStacks reports them (a `NoEcho` value, reported as `****`, matches anything).
+/// None when no record matches: the last change was not recorded (a deploy that failed after the
+/// stack update, or a change made by hand).
+pub fn live(releases: &[Release], deployed: &BTreeMap<String, String>) -> Option<u64> {
+    let runs = |r: &&Release| r.parameters.iter().all(|(k, v)| deployed.get(k).is_some_and(|d| d == v || d == "****"));
+    releases.iter().filter(runs).map(|r| r.number).max()
+}
+
 /// What a release record is made of, before it gets its number.
 pub struct Draft<'a> {
     pub artifacts: &'a Artifacts,
@@ -82,12 +91,14 @@ pub async fn record(c: &Clients, bucket: &Bucket, stack: &str, draft: Draft<'_>)
     anyhow::bail!("cannot record the release of {stack}: release numbers keep being taken (concurrent deploys?)")
 }
 
-/// Deletes the zips under `lambdas/` that neither the newest `keep` releases nor `current` refer
-/// to. Returns how many were deleted. `keep` 0 keeps everything.
+/// Deletes the zips under `lambdas/` that neither the newest `keep` releases of any stack recorded
+/// in this bucket nor `current` refer to. Returns how many were deleted. `keep` 0 keeps
+/// everything. Every stack's records count, not only this one's: zips are content-addressed and
+/// shared, and one artifact bucket may serve several stacks (`--artifact-bucket`, a bootstrap
+/// bucket): another stack's live code is never pruned by this one's deploy.
 pub async fn prune(
     c: &Clients,
     bucket: &Bucket,
-    stack: &str,
     keep: usize,
     current: &Artifacts,
     parallel: usize,
@@ -95,13 +106,22 @@ pub async fn prune(
     if keep == 0 {
         return Ok(0);
     }
-    let numbers = numbers(c, bucket, stack).await?;
+    let mut by_stack: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for key in s3::list_keys(c, bucket, "releases/").await?.unwrap_or_default() {
+        let Some((stack, file)) = key.strip_prefix("releases/").and_then(|k| k.rsplit_once('/')) else { continue };
+        if let Some(number) = file.strip_suffix(".json").and_then(|n| n.parse().ok()) {
+            by_stack.entry(stack.to_string()).or_default().push(number);
+        }
+    }
     let mut referenced: BTreeSet<String> = current.functions.iter().map(|f| f.key.clone()).collect();
-    for number in numbers.iter().rev().take(keep) {
-        match read(c, bucket, stack, *number).await? {
-            Some(release) => referenced.extend(release.functions.into_values()),
-            // An unreadable record could be protecting anything: prune nothing this time.
-            None => return Ok(0),
+    for (stack, mut numbers) in by_stack {
+        numbers.sort_unstable();
+        for number in numbers.iter().rev().take(keep) {
+            match read(c, bucket, &stack, *number).await? {
+                Some(release) => referenced.extend(release.functions.into_values()),
+                // An unreadable record could be protecting anything: prune nothing this time.
+                None => return Ok(0),
+            }
         }
     }
     let stale: Vec<String> = s3::list_keys(c, bucket, KEY_PREFIX)
@@ -138,6 +158,36 @@ pub fn rfc3339(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use super::Release;
+
+    #[test]
+    fn the_live_release_is_the_newest_the_stack_runs() {
+        let release = |number, key: &str| Release {
+            number,
+            time: String::new(),
+            commit: String::new(),
+            who: String::new(),
+            functions: BTreeMap::new(),
+            site: BTreeMap::new(),
+            parameters: BTreeMap::from([("ApiCodeKey".into(), key.into()), ("Secret".into(), "s".into())]),
+            outputs: BTreeMap::new(),
+        };
+        let deployed = |key: &str| {
+            BTreeMap::from([
+                ("ApiCodeKey".into(), key.into()),
+                ("Secret".into(), "****".into()),
+                ("X".into(), "d".into()),
+            ])
+        };
+        // Release 3 has release 1's code (a rollback, or the same commit again): the newest wins.
+        let all = [release(1, "a"), release(2, "b"), release(3, "a")];
+        assert_eq!(super::live(&all, &deployed("a")), Some(3));
+        assert_eq!(super::live(&all, &deployed("b")), Some(2));
+        assert_eq!(super::live(&all, &deployed("c")), None, "a change no release recorded");
+    }
+
     #[test]
     fn timestamps_are_rfc3339_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

@@ -121,6 +121,11 @@ pub const PERMISSIONS: &[Permission] = &[
         needs: &[("s3:DeleteObject", OBJECTS), ("s3:DeleteObjectVersion", OBJECTS)],
         note: "one action per key deleted; with version ids (emptying a versioned bucket) DeleteObjectVersion",
     },
+    Permission {
+        operation: "S3.DeleteObject",
+        needs: &[("s3:DeleteObject", &[ArtifactObjects])],
+        note: "the deploy lock's conditional removal (If-Match), by its holder or --break-lock",
+    },
     p!("S3.ListObjectVersions", "s3:ListBucketVersions", &[SiteBucket, DataBucket]),
     p!("S3.ListMultipartUploads", "s3:ListBucketMultipartUploads", &[SiteBucket, DataBucket]),
     p!("S3.AbortMultipartUpload", "s3:AbortMultipartUpload", &[SiteObjects, DataObjects]),

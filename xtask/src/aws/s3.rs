@@ -355,26 +355,99 @@ pub async fn put_if_absent(
     bytes: Vec<u8>,
     content_type: &str,
 ) -> anyhow::Result<bool> {
+    match put_conditional(c, bucket, key, bytes, content_type, Precondition::Absent).await? {
+        Written::Yes(_) => Ok(true),
+        Written::Refused => Ok(false),
+        Written::NoBucket => anyhow::bail!("cannot write {bucket}/{key}: the bucket does not exist"),
+    }
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Written; the new version's ETag.
+    Yes(String),
+    /// The precondition failed: someone else wrote (or deleted) the key first.
+    Refused,
+    NoBucket,
+}
+
+/// What a conditional write requires of the object it replaces.
+#[derive(Debug, Clone, Copy)]
+pub enum Precondition<'a> {
+    /// There is none (`If-None-Match: *`).
+    Absent,
+    /// It is exactly the version with this ETag (`If-Match`): nobody wrote it since we read it.
+    Matches(&'a str),
+}
+
+/// A conditional PutObject.
+pub async fn put_conditional(
+    c: &Clients,
+    bucket: &Bucket,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+    precondition: Precondition<'_>,
+) -> anyhow::Result<Written> {
     use sha2::Digest;
     let checksum = aws_smithy_types::base64::encode(sha2::Sha256::digest(&bytes));
-    let put =
-        c.s3.put_object()
+    let put = c.s3.put_object().bucket(&bucket.name).expected_bucket_owner(&bucket.owner).key(key);
+    let put = match precondition {
+        Precondition::Absent => put.if_none_match("*"),
+        Precondition::Matches(etag) => put.if_match(etag),
+    };
+    let put = put
+        .checksum_sha256(checksum)
+        .content_type(content_type)
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+        .send()
+        .await;
+    match put {
+        Ok(out) => Ok(Written::Yes(out.e_tag().unwrap_or_default().to_string())),
+        // NoSuchKey: an If-Match on a key deleted meanwhile.
+        Err(err) if is_precondition_failure(err.code()) => Ok(Written::Refused),
+        Err(err) if err.code() == Some("NoSuchBucket") => Ok(Written::NoBucket),
+        Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
+        Err(err) => Err(anyhow::anyhow!("cannot write {bucket}/{key}: {}", super::error_line(&err))),
+    }
+}
+
+fn is_precondition_failure(code: Option<&str>) -> bool {
+    matches!(code, Some("PreconditionFailed" | "ConditionalRequestConflict" | "NoSuchKey"))
+}
+
+/// The bytes of `key` and their ETag (the version a conditional write can then name); None when
+/// there is no such key.
+pub async fn get_with_etag(c: &Clients, bucket: &Bucket, key: &str) -> anyhow::Result<Option<(Vec<u8>, String)>> {
+    match c.s3.get_object().bucket(&bucket.name).expected_bucket_owner(&bucket.owner).key(key).send().await {
+        Ok(out) => {
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            let bytes = out.body.collect().await.with_context(|| format!("cannot read {bucket}/{key}"))?.to_vec();
+            Ok(Some((bytes, etag)))
+        }
+        Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
+        Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
+        Err(err) => Err(anyhow::anyhow!("cannot read {bucket}/{key}: {}", super::error_line(&err))),
+    }
+}
+
+/// Deletes `key` only if it still is the version with `etag` (a conditional DeleteObject): false
+/// when someone wrote or deleted it since.
+pub async fn delete_if_match(c: &Clients, bucket: &Bucket, key: &str, etag: &str) -> anyhow::Result<bool> {
+    let deleted =
+        c.s3.delete_object()
             .bucket(&bucket.name)
             .expected_bucket_owner(&bucket.owner)
             .key(key)
-            .if_none_match("*")
-            .checksum_sha256(checksum)
-            .content_type(content_type)
-            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .if_match(etag)
             .send()
             .await;
-    match put {
+    match deleted {
         Ok(_) => Ok(true),
-        Err(err) if err.code() == Some("PreconditionFailed") || err.code() == Some("ConditionalRequestConflict") => {
-            Ok(false)
-        }
+        Err(err) if is_precondition_failure(err.code()) => Ok(false),
         Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
-        Err(err) => Err(anyhow::anyhow!("cannot write {bucket}/{key}: {}", super::error_line(&err))),
+        Err(err) => Err(anyhow::anyhow!("cannot delete {bucket}/{key}: {}", super::error_line(&err))),
     }
 }
 

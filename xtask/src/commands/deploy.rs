@@ -22,6 +22,7 @@ use crate::settings::refuse_placeholder;
 use crate::site::invalidation;
 use crate::site::publish::{self, SiteArgs, Target};
 use crate::site::state::Store;
+use crate::stack::lock::{self, LockArgs};
 use crate::stack::{migrations, preflight, repair, update};
 
 /// Upload what changed, update the stack (change set), run migrations, sync the site, invalidate
@@ -61,6 +62,8 @@ pub struct Deploy {
     pub site: SiteArgs,
     #[command(flatten)]
     pub timeout: TimeoutArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// Everything the preflight established without touching AWS.
@@ -186,7 +189,7 @@ impl Deploy {
         let stack_name = local.stack_name.as_str();
         let region = aws.region().to_string();
         // Who and where, before anything is written.
-        let (account, mut state) = ui
+        let (account, state) = ui
             .phase("credentials", async {
                 // DescribeStacks proves the credentials too; STS is asked only for a new stack.
                 let state = cfn::describe(&c.cfn, stack_name).await?;
@@ -221,16 +224,66 @@ impl Deploy {
                 Ok((effective, detail))
             })
             .await?;
+        // From here on this run writes to the stack: under its lock (a dry run writes nothing).
+        let mut ensured = None;
+        let held = if self.dry_run {
+            None
+        } else {
+            let req = lock::Request {
+                bucket: &artifact_bucket,
+                stack: stack_name,
+                command: "deploy",
+                commit: &artifacts.git_commit,
+            };
+            ui.phase("lock", async {
+                match lock::acquire(&c, &req, &self.lock, ui).await? {
+                    (None, _) => {
+                        // A first deploy: the lock lives in the artifact bucket, made first.
+                        ensured = Some(bucket::ensure(&c, &artifact_bucket, false, ui).await?);
+                        lock::acquire(&c, &req, &self.lock, ui).await
+                    }
+                    taken => Ok(taken),
+                }
+            })
+            .await?
+        };
+        let bucket = (&artifact_bucket, ensured);
+        let result = self.locked(&c, local, artifacts, ui, &account, state, bucket, &effective).await;
+        match held {
+            Some(held) => lock::released(result, held.release(&c, ui).await, ui),
+            None => result,
+        }
+    }
+
+    /// The phases that write to the stack, under its lock: repair, upload, stack, migrations, site,
+    /// invalidation, release record.
+    #[allow(clippy::too_many_arguments)]
+    async fn locked(
+        &self,
+        c: &Clients,
+        local: &Local,
+        artifacts: Artifacts,
+        ui: &Ui,
+        account: &str,
+        mut state: Option<cfn::StackState>,
+        // The artifact bucket, and its keys when the lock phase already made it.
+        (artifact_bucket, ensured): (&Bucket, Option<std::collections::HashSet<String>>),
+        effective: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
+        let stack_name = local.stack_name.as_str();
         if let Some(s) = &state {
-            state = repair::if_needed(&c, s.clone(), self.repair, self.dry_run, ui).await?;
+            state = repair::if_needed(c, s.clone(), self.repair, self.dry_run, ui).await?;
         }
 
         // 2b. Upload only the keys missing under lambdas/ (one listing).
         ui.phase("upload", async {
-            let existing = bucket::ensure(&c, &artifact_bucket, self.dry_run, ui).await?;
+            let existing = match ensured {
+                Some(existing) => existing,
+                None => bucket::ensure(c, artifact_bucket, self.dry_run, ui).await?,
+            };
             let t = bucket::upload_missing(
-                &c,
-                &artifact_bucket,
+                c,
+                artifact_bucket,
                 &artifacts.functions,
                 &existing,
                 self.site.parallel,
@@ -247,32 +300,31 @@ impl Deploy {
         // 4-5. Stack: no-op check, change set, execute, events, root cause on failure. A first create
         // runs with deletion protection off (a failed create can then roll back and leave nothing);
         // an update right after it switches protection on.
-        let first = if state.is_none() { injected::unprotected_for_create(&local.template, &effective) } else { None };
+        let first = if state.is_none() { injected::unprotected_for_create(&local.template, effective) } else { None };
         // What CloudFormation receives: Versions and the API Deployment renamed after what they
         // capture, so they are replaced exactly when that changes (cloud/transform.rs).
-        let submitted = transform::transform(&local.template, first.as_ref().unwrap_or(&effective))?;
+        let submitted = transform::transform(&local.template, first.as_ref().unwrap_or(effective))?;
         let protected_template = match &first {
-            Some(_) => Some(transform::transform(&local.template, &effective)?),
+            Some(_) => Some(transform::transform(&local.template, effective)?),
             None => None,
         };
         let request = update::Request {
             stack_name,
             template: &submitted,
-            effective: first.as_ref().unwrap_or(&effective),
+            effective: first.as_ref().unwrap_or(effective),
             state: state.as_ref(),
-            artifact_bucket: &artifact_bucket,
+            artifact_bucket,
             dry_run: self.dry_run,
             confirm: self.confirm,
         };
-        let mut outcome = ui.phase("stack", update::run(&c, &request, ui)).await?;
+        let mut outcome = ui.phase("stack", update::run(c, &request, ui)).await?;
         if first.is_some() && outcome.created {
             outcome = ui
                 .phase("protection", async {
                     let created = cfn::describe(&c.cfn, stack_name).await?;
                     let template = protected_template.as_ref().unwrap_or(&submitted);
-                    let request =
-                        update::Request { effective: &effective, template, state: created.as_ref(), ..request };
-                    let (protected, _) = update::run(&c, &request, ui).await?;
+                    let request = update::Request { effective, template, state: created.as_ref(), ..request };
+                    let (protected, _) = update::run(c, &request, ui).await?;
                     let detail = format!("{} on now that the stack exists", injected::DELETION_PROTECTION);
                     Ok((update::Outcome { created: true, ..protected }, detail))
                 })
@@ -284,7 +336,7 @@ impl Deploy {
             ui.phase("migrations", async {
                 let migrate_fn = outcome.outputs.migrate_function_name.as_deref().unwrap_or_default();
                 if self.migrate || migrations::needs_migration(outcome.created, &outcome.changes, migrate_fn) {
-                    let done = migrations::run(&c, &outcome.outputs, self.dry_run, ui).await?;
+                    let done = migrations::run(c, &outcome.outputs, self.dry_run, ui).await?;
                     ui.with(|s| s.migration = done.clone());
                     Ok(((), done))
                 } else {
@@ -304,11 +356,11 @@ impl Deploy {
             return Ok(());
         }
         let store = Store { bucket: artifact_bucket.clone(), stack: stack_name.to_string() };
-        if let Some(target) = Target::of(&outcome.outputs, &account, store, ui) {
+        if let Some(target) = Target::of(&outcome.outputs, account, store, ui) {
             let pending =
-                ui.phase("site", publish::sync_site(&c, &target, &outcome.outputs, &artifacts.site, &opts, ui)).await?;
+                ui.phase("site", publish::sync_site(c, &target, &outcome.outputs, &artifacts.site, &opts, ui)).await?;
             ui.phase("invalidation", async {
-                let detail = invalidation::invalidate(&c, &target, &pending, &opts, ui).await?;
+                let detail = invalidation::invalidate(c, &target, &pending, &opts, ui).await?;
                 Ok(((), detail))
             })
             .await?;
@@ -325,19 +377,12 @@ impl Deploy {
                     artifacts: &artifacts,
                     commit: artifacts.git_commit.clone(),
                     who,
-                    parameters: &effective,
+                    parameters: effective,
                     outputs: &outcome.outputs.all,
                 };
-                let number = releases::record(&c, &artifact_bucket, stack_name, draft).await?;
-                let pruned = releases::prune(
-                    &c,
-                    &artifact_bucket,
-                    stack_name,
-                    self.keep_releases,
-                    &artifacts,
-                    self.site.parallel,
-                )
-                .await?;
+                let number = releases::record(c, artifact_bucket, stack_name, draft).await?;
+                let pruned =
+                    releases::prune(c, artifact_bucket, self.keep_releases, &artifacts, self.site.parallel).await?;
                 Ok(((), format!("release {number} recorded; {pruned} zips no recent release uses deleted")))
             })
             .await?;

@@ -14,6 +14,7 @@ use crate::aws::{Aws, Clients, TimeoutArgs, block_on, cfn};
 use crate::cloud::{Template, injected};
 use crate::error::Refusal;
 use crate::report::{Ui, human_bytes};
+use crate::stack::lock::{self, LockArgs};
 
 /// Empty the stack's buckets (all versions), delete the stack and wait; say what is retained
 #[derive(clap::Args, Debug)]
@@ -32,6 +33,8 @@ pub struct Destroy {
     pub parallel: usize,
     #[command(flatten)]
     pub timeout: TimeoutArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 fn monthly_s3_cost(bytes: u64) -> String {
@@ -103,6 +106,27 @@ impl Destroy {
             .into());
         }
         let account = crate::aws::account(&c, Some(&state)).await?;
+        // Under the stack's lock: no deploy or sync runs while it goes.
+        let artifacts = Bucket::new(bucket::artifact_bucket_name(stack_name, &account, aws.region()), &account);
+        let req = lock::Request { bucket: &artifacts, stack: stack_name, command: "destroy", commit: "-" };
+        let held = ui.phase("lock", lock::acquire(&c, &req, &self.lock, ui)).await?;
+        let result = self.locked(&c, aws, stack_name, &state, &artifacts, ui).await;
+        match held {
+            Some(held) => lock::released(result, held.release(&c, ui).await, ui),
+            None => result,
+        }
+    }
+
+    async fn locked(
+        &self,
+        c: &Clients,
+        aws: &Aws,
+        stack_name: &str,
+        state: &cfn::StackState,
+        artifacts: &Bucket,
+        ui: &Ui,
+    ) -> anyhow::Result<()> {
+        let account = artifacts.owner.as_str();
         let template =
             cfn::deployed_template(&c.cfn, &state.id).await.ok().flatten().and_then(|b| Template::parse(&b).ok());
         let retained = template.map(|t| t.retained()).unwrap_or_default();
@@ -120,7 +144,7 @@ impl Destroy {
                     || Some(&r.physical_id) == data_bucket.as_ref()
                     || !retained.iter().any(|(l, _, _)| *l == r.logical_id)
             })
-            .map(|r| (r.logical_id.clone(), Bucket::new(&r.physical_id, &account)))
+            .map(|r| (r.logical_id.clone(), Bucket::new(&r.physical_id, account)))
             .collect();
         let kept: Vec<(String, Bucket)> =
             buckets.iter().filter(|(_, b)| self.keep_data && Some(&b.name) == data_bucket.as_ref()).cloned().collect();
@@ -165,7 +189,7 @@ impl Destroy {
         ui.phase("empty buckets", async {
             // Stop writes first, then empty: nothing refills a bucket while it is being emptied.
             for (_, b) in &buckets {
-                deny_writes(&c, b).await?;
+                deny_writes(c, b).await?;
             }
             let jobs = buckets.iter().map(|(_, b)| {
                 let c = &c;
@@ -213,8 +237,7 @@ impl Destroy {
             Ok(((), "DELETE_COMPLETE".into()))
         })
         .await?;
-        let artifacts = Bucket::new(bucket::artifact_bucket_name(stack_name, &account, aws.region()), &account);
-        self.report_retained(&c, &artifacts, &retained, &kept, ui).await;
+        self.report_retained(c, artifacts, &retained, &kept, ui).await;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub mod lint;
 pub mod logs;
 pub mod migrate;
 pub mod outputs;
+pub mod releases;
 pub mod smoke;
 pub mod status;
 pub mod sync;

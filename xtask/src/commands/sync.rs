@@ -11,6 +11,7 @@ use crate::report::Ui;
 use crate::site::invalidation;
 use crate::site::publish::{self, SiteArgs, Target};
 use crate::site::state::Store;
+use crate::stack::lock::{self, LockArgs};
 
 /// Upload the changed site files to the stack's bucket (config.json from the outputs), then invalidate
 #[derive(clap::Args, Debug)]
@@ -31,6 +32,8 @@ pub struct Sync {
     pub site: SiteArgs,
     #[command(flatten)]
     pub timeout: TimeoutArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 impl Sync {
@@ -74,12 +77,30 @@ impl Sync {
                 .unwrap_or_else(|| bucket::artifact_bucket_name(&stack_name, &account, aws.region()));
             let store = Store { bucket: Bucket::new(artifact_bucket, &account), stack: stack_name.clone() };
             let Some(target) = Target::of(&outputs, &account, store, &ui) else { return Ok(()) };
-            let pending =
-                ui.phase("site", publish::sync_site(&c, &target, &outputs, &artifacts.site, &opts, &ui)).await?;
-            ui.phase("invalidation", async {
-                Ok(((), invalidation::invalidate(&c, &target, &pending, &opts, &ui).await?))
-            })
-            .await
+            let held = if self.dry_run {
+                None
+            } else {
+                let req = lock::Request {
+                    bucket: &target.store.bucket,
+                    stack: &stack_name,
+                    command: "sync",
+                    commit: &artifacts.git_commit,
+                };
+                ui.phase("lock", lock::acquire(&c, &req, &self.lock, &ui)).await?
+            };
+            let synced = async {
+                let pending =
+                    ui.phase("site", publish::sync_site(&c, &target, &outputs, &artifacts.site, &opts, &ui)).await?;
+                ui.phase("invalidation", async {
+                    Ok(((), invalidation::invalidate(&c, &target, &pending, &opts, &ui).await?))
+                })
+                .await
+            }
+            .await;
+            match held {
+                Some(held) => lock::released(synced, held.release(&c, &ui).await, &ui),
+                None => synced,
+            }
         });
         ui.conclude(result, self.json)
     }

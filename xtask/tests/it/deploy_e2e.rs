@@ -37,8 +37,9 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     assert_eq!(first.calls("CloudFormation.ExecuteChangeSet"), 1);
     assert_eq!(first.json["artifacts"]["uploaded"], 2);
     // 2 zips + 4 site files + config.json + the site manifest + the pending invalidation (recorded
-    // before the uploads, cleared once CloudFront took it) + the release record.
-    assert_eq!(first.calls("S3.PutObject"), 11, "{}", first.json["aws_calls"]);
+    // before the uploads, cleared once CloudFront took it) + the release record + the lock (tried
+    // once before the bucket existed, then taken).
+    assert_eq!(first.calls("S3.PutObject"), 13, "{}", first.json["aws_calls"]);
     assert_eq!(first.calls("CloudFront.CreateInvalidation"), 1);
     assert!(first.stderr.contains("migrations skipped"), "the test stack has no migration function");
     let params = rt.block_on(stack_parameters(&moto, stack));
@@ -63,24 +64,28 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     assert_eq!(config["auth"]["redirectUri"], "https://www.example.com/");
     assert!(first.stderr.contains("config.json written without CognitoDomain, UserPoolClientId"));
 
-    // Nothing changed, from a fresh copy: no writes at all, a handful of reads.
+    // Nothing changed, from a fresh copy: no writes but the lock (taken, removed), a handful of reads.
     let (fresh, _) = Project::new(&distribution, "api v1", &site_v1());
     let dist = fresh.path("dist");
     let deploy = ["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"];
     let before = moto.requests();
     let noop = xtask(&moto, &fresh, stack, &deploy);
     assert!(noop.status.success(), "{}", noop.stderr);
-    // moto's own access log agrees with the SDK interceptor: same number of requests, none a write.
+    // moto's own access log agrees with the SDK interceptor: same number of requests, no write
+    // but the lock's.
     let served = moto.request_log()[before..].to_vec();
     assert_eq!(served.len() as u64, noop.json["aws_calls_total"].as_u64().unwrap(), "{served:#?}");
-    assert!(!served.iter().any(|l| l.method == "PUT" || l.method == "DELETE"), "{served:#?}");
-    assert_eq!(noop.calls("S3.PutObject"), 0);
+    let writes: Vec<_> = served.iter().filter(|l| l.method == "PUT" || l.method == "DELETE").collect();
+    assert_eq!(writes.len(), 2, "{served:#?}");
+    assert!(writes.iter().all(|l| l.path.contains("/locks/notes-e2e.json")), "{writes:#?}");
+    assert_eq!(noop.calls("S3.PutObject"), 1);
     assert_eq!(noop.calls("CloudFormation.CreateChangeSet"), 0);
     assert_eq!(noop.calls("CloudFront.CreateInvalidation"), 0);
-    assert_eq!(noop.json["aws_write_calls"], 0, "{}", noop.json["aws_calls"]);
+    assert_eq!(noop.json["aws_write_calls"], 2, "{}", noop.json["aws_calls"]);
     // DescribeStacks, GetTemplate, the artifact bucket's listing and its five settings, the site
-    // bucket's listing, the site manifest and the pending invalidations.
-    assert!(noop.json["aws_read_calls"].as_u64().unwrap() <= 11, "{}", noop.json["aws_calls"]);
+    // bucket's listing, the site manifest and the pending invalidations; the lock's HeadObject
+    // and the caller it names (STS).
+    assert!(noop.json["aws_read_calls"].as_u64().unwrap() <= 13, "{}", noop.json["aws_calls"]);
 
     // --dry-run of a change: computed, nothing written.
     let (changed, new_key) = Project::new(&distribution, "api v2", &site_v1());
@@ -98,32 +103,32 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     // One function changed: one zip PUT, a change set touching only that function.
     let one = xtask(&moto, &changed, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"]);
     assert!(one.status.success(), "{}", one.stderr);
-    // The zip and the release record.
-    assert_eq!(one.calls("S3.PutObject"), 2, "{}", one.json["aws_calls"]);
+    // The zip, the release record and the lock.
+    assert_eq!(one.calls("S3.PutObject"), 3, "{}", one.json["aws_calls"]);
     assert_eq!(one.json["artifacts"]["uploaded"], 1);
     assert_eq!(one.json["change_set_changes"], serde_json::json!(["Modify ApiFunction"]));
     assert_eq!(one.calls("CloudFront.CreateInvalidation"), 0);
     assert_eq!(rt.block_on(stack_parameters(&moto, stack))["ApiCodeKey"], new_key);
 
     // One site file changed: that file, the manifest, the pending invalidation (set, then cleared)
-    // and the release record; one invalidation of at most 2 paths.
+    // the release record and the lock; one invalidation of at most 2 paths.
     let mut site = site_v1();
     site.insert("index.html".into(), html("<!doctype html><title>notes</title>v2"));
     let (edited, _) = Project::new(&distribution, "api v2", &site);
     let dist = edited.path("dist");
     let page = xtask(&moto, &edited, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"]);
     assert!(page.status.success(), "{}", page.stderr);
-    assert_eq!(page.calls("S3.PutObject"), 5, "{}", page.json["aws_calls"]);
+    assert_eq!(page.calls("S3.PutObject"), 6, "{}", page.json["aws_calls"]);
     assert_eq!(page.json["uploaded_keys"], serde_json::json!(["index.html"]));
     assert_eq!(page.calls("CloudFormation.CreateChangeSet"), 0);
     assert_eq!(page.calls("CloudFront.CreateInvalidation"), 1);
     let paths = page.json["invalidation_paths"].as_array().unwrap();
     assert!(!paths.is_empty() && paths.len() <= 2, "{paths:?}");
 
-    // `sync` alone with the same files: nothing to do.
+    // `sync` alone with the same files: nothing to do but take and remove the lock.
     let sync = xtask(&moto, &edited, stack, &["--allow-example-domains", "sync", "--from-dist", &dist, "--json"]);
     assert!(sync.status.success(), "{}", sync.stderr);
-    assert_eq!(sync.json["aws_write_calls"], 0, "{}", sync.json["aws_calls"]);
+    assert_eq!(sync.json["aws_write_calls"], 2, "{}", sync.json["aws_calls"]);
 
     // `sync` of a release that drops robots.txt and renames an asset: new asset first, strays
     // deleted up to --max-delete and the rest on the next run (invalidated if not fingerprinted).
@@ -246,8 +251,9 @@ fn large_template_protected_stack_and_keep_data() {
     let deployed = xtask(&moto, &project, stack, &args);
     assert!(deployed.status.success(), "{}", deployed.stderr);
     // 2 zips + the template (once for both change sets) + 4 site files + config.json + the site
-    // manifest + the pending invalidation (set, cleared) + the release record.
-    assert_eq!(deployed.calls("S3.PutObject"), 12, "{}", deployed.json["aws_calls"]);
+    // manifest + the pending invalidation (set, cleared) + the release record + the lock (tried
+    // once before the bucket existed, then taken).
+    assert_eq!(deployed.calls("S3.PutObject"), 14, "{}", deployed.json["aws_calls"]);
     // The first create ran with deletion protection off, the update right after it turned it on.
     assert_eq!(deployed.calls("CloudFormation.CreateChangeSet"), 2, "{}", deployed.json["aws_calls"]);
     assert_eq!(rt.block_on(stack_parameters(&moto, stack))["EnableDeletionProtection"], "true");

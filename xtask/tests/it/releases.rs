@@ -3,7 +3,7 @@
 //! alarms, and every part of the stack has an alarm that says what to look at first (template
 //! checks: moto's CloudFormation has no aliases, CodeDeploy shifting or alarms). On moto: a version
 //! is published only when the function changes, through the deploy's own change-set code and the
-//! transform.
+//! transform; `releases` lists the records and marks the live one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -306,4 +306,84 @@ fn a_version_is_published_only_when_the_function_changes() {
         // publishes version 2 here. What moto shows is that one Version resource was added.
         assert_eq!(deploy(&cfn, stack, &source, &params(&key2, "b")).await, None, "and the next deploy is a no-op");
     });
+}
+
+/// `cargo xtask releases` on moto: the records of two deploys, the live one marked.
+mod listing {
+    use crate::e2e::*;
+
+    #[test]
+    fn releases_lists_the_records_newest_first_and_marks_the_live_one() {
+        let moto = Moto::start();
+        let rt = rt();
+        let stack = "notes-releases";
+        let distribution = rt.block_on(create_distribution(&moto));
+        for api in ["api v1", "api v2"] {
+            let (project, _) = Project::new(&distribution, api, &site_v1());
+            let args = ["--allow-example-domains", "deploy", "--from-dist", &project.path("dist"), "--json"]
+                .map(String::from)
+                .to_vec();
+            let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+            assert!(xtask(&moto, &project, stack, &args).status.success());
+        }
+        let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+        let listed = xtask_command(&moto, &project, stack, &["releases"]).output().unwrap();
+        assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+        // Times vary: masked.
+        let text = regex::Regex::new(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+            .unwrap()
+            .replace_all(&String::from_utf8_lossy(&listed.stdout), "<time>              ")
+            .into_owned();
+        expect_test::expect![[r#"
+              release  time                  commit        who
+            *       2  <time>                e2e           arn:aws:sts::123456789012:user/moto
+                    1  <time>                e2e           arn:aws:sts::123456789012:user/moto
+            * live: release 2 is what the stack runs
+        "#]]
+        .assert_eq(&text);
+        let json = xtask(&moto, &project, stack, &["releases", "--json"]);
+        assert!(json.status.success(), "{}", json.stderr);
+        let live: Vec<(u64, bool)> =
+            json.json.as_array().unwrap().iter().map(|r| (r["number"].as_u64().unwrap(), r["live"] == true)).collect();
+        assert_eq!(live, [(2, true), (1, false)]);
+    }
+}
+
+/// Pruning in an artifact bucket that serves two stacks keeps each stack's recent zips.
+mod shared_bucket {
+    use crate::e2e::*;
+
+    #[test]
+    fn pruning_never_deletes_another_stacks_live_code() {
+        let moto = Moto::start();
+        let rt = rt();
+        let distribution = rt.block_on(create_distribution(&moto));
+        let deploy = |stack: &str, api: &str| {
+            let (project, key) = Project::new(&distribution, api, &site_v1());
+            let dist = project.path("dist");
+            let args = [
+                "--allow-example-domains",
+                "deploy",
+                "--from-dist",
+                &dist,
+                "--json",
+                "--artifact-bucket",
+                "shared-artifacts",
+                "--keep-releases",
+                "1",
+            ];
+            let run = xtask(&moto, &project, stack, &args);
+            assert!(run.status.success(), "{}", run.stderr);
+            key
+        };
+        let a = deploy("notes-a", "api a");
+        let b1 = deploy("notes-b", "api b1");
+        let b2 = deploy("notes-b", "api b2");
+        let s3 = rt.block_on(moto.s3());
+        let exists = |key: &str| rt.block_on(s3.head_object().bucket("shared-artifacts").key(key).send()).is_ok();
+        // notes-b kept one release: its older zip went; notes-a's live zip stayed.
+        assert!(exists(&a), "notes-a's code was pruned by notes-b's deploy");
+        assert!(exists(&b2));
+        assert!(!exists(&b1), "pruning still deletes what no kept release needs");
+    }
 }

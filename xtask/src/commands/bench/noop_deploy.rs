@@ -109,8 +109,9 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             phases.row([name, s.secs()]);
         }
     }
-    let notes = match noops.iter().find(|r| num(r, "aws_write_calls") > 0.0) {
-        Some(r) => vec![format!("a no-op deploy made write calls: {}", r.json["aws_calls"])],
+    // Its lock (taken, removed) is the only thing a no-op deploy writes.
+    let notes = match noops.iter().find(|r| num(r, "aws_write_calls") > 2.0) {
+        Some(r) => vec![format!("a no-op deploy made write calls beyond its lock: {}", r.json["aws_calls"])],
         None => Vec::new(),
     };
     Ok(Section {
