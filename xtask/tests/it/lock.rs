@@ -4,7 +4,7 @@
 //! moto (5.2.5) honours both conditions the lock is built on, `If-None-Match: *` and `If-Match` on
 //! PutObject and on DeleteObject, so nothing is emulated in the test proxy.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -57,7 +57,7 @@ fn error_line(run: &Run) -> String {
 
 #[test]
 fn two_deploys_of_one_stack_never_run_at_once() {
-    let moto = Moto::start();
+    let moto = Moto::with_faults();
     let rt = rt();
     let stack = "notes-lock";
     let distribution = rt.block_on(create_distribution(&moto));
@@ -71,8 +71,10 @@ fn two_deploys_of_one_stack_never_run_at_once() {
     assert!(first.status.success(), "{}", first.stderr);
     assert!(!lock_exists(&moto, stack), "the holder removes its lock");
 
-    // Two deploys of a new release at once: one holds the lock through its stack update, the
-    // other waits a second for it and gives up naming the holder.
+    // Two deploys of a new release at once: one holds the lock through its stack update (made
+    // to take 4 s: only the holder gets that far), the other waits a second for it and gives up
+    // naming the holder.
+    moto.faults().fail("CloudFormation.CreateChangeSet", testkit::faults::Fault::Delay(Duration::from_secs(4)), 1);
     let (next, _) = Project::new(&distribution, "api v2", &site_v1());
     let dist = next.path("dist");
     let mut args = deploy_args(&dist);
