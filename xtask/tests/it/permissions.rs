@@ -63,28 +63,37 @@ fn sdk_operations_of(packages_of_interest: &[&str]) -> BTreeMap<String, BTreeSet
     out
 }
 
-/// `(service, operation)` (normalized) of every SDK operation called under `xtask/src`, with a
-/// file that calls it.
-fn called_operations() -> BTreeMap<(String, String), String> {
-    let sdks = sdk_operations();
+/// `(service, operation)` (normalized) of every SDK operation `sdks` knows that `files` call, with a
+/// file that calls it; with `named_services`, a call counts only for the services its file names
+/// (`aws_sdk_dynamodb`), as the functions' code names them.
+fn sdk_calls_in(
+    files: impl IntoIterator<Item = PathBuf>,
+    sdks: &BTreeMap<String, BTreeSet<String>>,
+    named_services: bool,
+) -> BTreeMap<(String, String), String> {
     let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
     let mut called = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root().join("xtask/src")) {
-        let entry = entry.unwrap();
-        if entry.path().extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        let file = entry.path().strip_prefix(root()).unwrap().display().to_string();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.strip_prefix(root()).unwrap().display().to_string();
         for m in call.captures_iter(&text) {
-            for (service, ops) in &sdks {
-                if ops.contains(&m[1]) {
+            for (service, ops) in sdks {
+                if ops.contains(&m[1]) && (!named_services || text.contains(&format!("aws_sdk_{service}"))) {
                     called.entry((service.clone(), normal(&m[1]))).or_insert_with(|| file.clone());
                 }
             }
         }
     }
     called
+}
+
+/// Every SDK operation called under `xtask/src`, with a file that calls it.
+fn called_operations() -> BTreeMap<(String, String), String> {
+    let files = walkdir::WalkDir::new(root().join("xtask/src"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"));
+    sdk_calls_in(files, &sdk_operations(), false)
 }
 
 fn table() -> BTreeSet<(String, String)> {
@@ -130,24 +139,13 @@ fn every_aws_operation_the_functions_call_is_known_to_check_3_and_no_entry_is_st
     let functions = xtask::compile::discover(&root()).unwrap();
     let packages: Vec<&str> = functions.iter().map(|f| f.package.as_str()).chain(["notes-core"]).collect();
     let sdks = sdk_operations_of(&packages);
-    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").unwrap();
-    let mut called: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut called = BTreeMap::new();
     for function in &functions {
         let src = function_code::package_src(&root(), &function.package).unwrap();
-        for path in function_code::function_files(&root(), &src).unwrap() {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let file = path.strip_prefix(root()).unwrap().display().to_string();
-            for m in call.captures_iter(&text) {
-                for (service, ops) in &sdks {
-                    if ops.contains(&m[1]) && text.contains(&format!("aws_sdk_{service}")) {
-                        called.entry((service.clone(), m[1].to_string())).or_insert_with(|| file.clone());
-                    }
-                }
-            }
-        }
+        called.extend(sdk_calls_in(function_code::function_files(&root(), &src).unwrap(), &sdks, true));
     }
     let table: BTreeSet<(String, String)> =
-        SDK_OPERATIONS.iter().map(|o| (normal(o.service), o.method.to_string())).collect();
+        SDK_OPERATIONS.iter().map(|o| (normal(o.service), normal(o.method))).collect();
     let missing: Vec<String> = called
         .iter()
         .filter(|(key, _)| !table.contains(*key))
