@@ -7,6 +7,7 @@
 //! ratios of medians: these machines are shared and noisy, absolute times are only indicative.
 
 mod api_load;
+mod build_costs;
 mod cold_init;
 mod destroy;
 pub mod moto;
@@ -60,6 +61,8 @@ pub enum Scenario {
     ApiLoad,
     /// Emptying a versioned bucket with N versions vs the ⌈N/1000⌉×2 floor
     Destroy,
+    /// The xtask's first build, and what an edit in lambdas/api or in the xtask rebuilds
+    BuildCosts,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +72,14 @@ pub enum ReproProject {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Sync,
         Scenario::NoopDeploy,
         Scenario::Repro,
         Scenario::ColdInit,
         Scenario::ApiLoad,
         Scenario::Destroy,
+        Scenario::BuildCosts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +90,7 @@ impl Scenario {
             Scenario::ColdInit => "cold-init",
             Scenario::ApiLoad => "api-load",
             Scenario::Destroy => "destroy",
+            Scenario::BuildCosts => "build-costs",
         }
     }
 
@@ -97,6 +102,7 @@ impl Scenario {
             Scenario::ColdInit => "4. Lambda cold init",
             Scenario::ApiLoad => "5. Warm API under load",
             Scenario::Destroy => "6. Destroy a versioned bucket",
+            Scenario::BuildCosts => "7. Build costs",
         }
     }
 }
@@ -154,6 +160,7 @@ impl Bench {
                 Scenario::ColdInit => cold_init::run(&bench),
                 Scenario::ApiLoad => api_load::run(&bench),
                 Scenario::Destroy => destroy::run(&bench),
+                Scenario::BuildCosts => build_costs::run(&bench),
             };
             let outcome = Outcome {
                 name: scenario.name(),
