@@ -188,7 +188,7 @@ impl Template {
     /// texts that differ only in comments, formatting, key order or short-form tags hash the same.
     pub fn canonical_sha256(&self) -> String {
         let mut text = String::new();
-        canonical(&self.document, &mut text);
+        canonical_json(&self.document, &mut text);
         hex::encode(Sha256::digest(text.as_bytes()))
     }
 
@@ -248,8 +248,9 @@ fn parse_resource(decl: &Json) -> anyhow::Result<Resource> {
     })
 }
 
-/// `value` as JSON with every object's keys sorted (whatever order the map type keeps them in).
-fn canonical(value: &Json, out: &mut String) {
+/// `value` as JSON with every object's keys sorted (whatever order the map type keeps them in): the
+/// form the template's hash and the transform's hashes are taken of.
+pub(crate) fn canonical_json(value: &Json, out: &mut String) {
     match value {
         Json::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -261,7 +262,7 @@ fn canonical(value: &Json, out: &mut String) {
                 }
                 out.push_str(&Json::String(key.clone()).to_string());
                 out.push(':');
-                canonical(&map[key], out);
+                canonical_json(&map[key], out);
             }
             out.push('}');
         }
@@ -271,7 +272,7 @@ fn canonical(value: &Json, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                canonical(item, out);
+                canonical_json(item, out);
             }
             out.push(']');
         }

@@ -197,7 +197,7 @@ impl<'a> Graph<'a> {
         }
         let doc = serde_json::json!({"resources": parts, "parameters": params, "conditions": conditions});
         let mut canonical = String::new();
-        write_canonical(&doc, &mut canonical);
+        super::template::canonical_json(&doc, &mut canonical);
         hex::encode(Sha256::digest(canonical.as_bytes()))
     }
 }
@@ -224,37 +224,6 @@ fn condition_names(value: &Json, out: &mut Vec<String>) {
 
 fn pointer_escape(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
-}
-
-/// JSON with object keys sorted, whatever order the map keeps.
-fn write_canonical(value: &Json, out: &mut String) {
-    match value {
-        Json::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Json::String((*k).clone()).to_string());
-                out.push(':');
-                write_canonical(&map[*k], out);
-            }
-            out.push('}');
-        }
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
 }
 
 #[cfg(test)]
