@@ -33,6 +33,13 @@ Additions to plain `moto_server`, none of which makes a call succeed that AWS wo
    And DeleteObjects is authorized as `s3:DeleteObject` on the objects (`bucket/*`), as S3 does;
    moto 5.2.x asks for it on the bucket's ARN, which no least-privilege policy grants.
 
+7. A change set's changes carry CloudFormation's `Replacement` flag: `True` for a modified resource
+   whose create-only properties (the resource schema's `createOnlyProperties`, from the copy in
+   cloud/aws/ that `XTASK_RESOURCE_SCHEMA_FACTS` names) differ between the two templates, else
+   `False`. moto 5.2.x reports no flag at all. Only literal differences are seen: a create-only
+   property whose value comes from a changed parameter is `False` here, `Conditional` or `True` on
+   AWS.
+
 Usage: python3 moto_server.py --lifetime SECONDS -H 127.0.0.1 -p PORT  (then moto_server's arguments)
 """
 
@@ -145,8 +152,28 @@ def diff(self):
     for action in ("Add", "Modify", "Remove"):
         for name in by_action[action]:
             source = resource_map._resource_json_map if action == "Remove" else self.template_dict["Resources"]
-            changes.append(models.Change(action=action, logical_resource_id=name, resource_type=source[name]["Type"]))
+            change = models.Change(action=action, logical_resource_id=name, resource_type=source[name]["Type"])
+            if action == "Modify":
+                before = resource_map._resource_json_map[name].get("Properties") or {}
+                after = self.template_dict["Resources"][name].get("Properties") or {}
+                change.replacement = _replacement(source[name]["Type"], before, after)
+            changes.append(change)
     return changes
+
+
+_create_only = None
+
+
+def _replacement(kind, before, after):
+    global _create_only
+    if _create_only is None:
+        import json
+
+        path = os.environ.get("XTASK_RESOURCE_SCHEMA_FACTS", "")
+        types = json.load(open(path)).get("types", {}) if os.path.exists(path) else {}
+        _create_only = {t: [p.split("/")[2] for p in f.get("createOnlyProperties", [])] for t, f in types.items()}
+    replaced = any(before.get(p) != after.get(p) for p in _create_only.get(kind, []))
+    return "True" if replaced else "False"
 
 
 def get_bucket_versioning(self):

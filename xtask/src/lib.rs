@@ -12,6 +12,8 @@
 //! - [`cloud`]: the CloudFormation contract (template, parameters, what the deploy injects, stack
 //!   outputs) and its checks; [`lint`]: every check `lint` runs (with [`workflows_lint`] for the GitHub
 //!   workflows); [`stack`]: change sets, repairs, migrations and traffic shifts of the stack;
+//!   [`pipeline`]: the phases `deploy`, `plan` and `rollback` share, from a build, a dist or a
+//!   recorded release;
 //! - [`ops`]: day-2 reads of a deployed stack (function logs, status);
 //! - [`compile`]: cargo-lambda builds; [`package`]: the ELF check and the deterministic zip;
 //!   [`artifacts`]: the dist format (key, manifest, writer, reader, budgets); [`site`]: the site
@@ -27,6 +29,7 @@ pub mod error;
 pub mod lint;
 pub mod ops;
 pub mod package;
+pub mod pipeline;
 pub mod report;
 pub mod settings;
 pub mod site;
@@ -61,6 +64,8 @@ pub enum Cmd {
     Build(commands::build::Build),
     Dist(commands::dist::Dist),
     Deploy(commands::deploy::Deploy),
+    Plan(commands::plan::Plan),
+    Rollback(commands::rollback::Rollback),
     Bootstrap(commands::bootstrap::Bootstrap),
     Destroy(commands::destroy::Destroy),
     Sync(commands::sync::Sync),
@@ -95,6 +100,8 @@ impl Cmd {
             Cmd::Build(cmd) => cmd.run(ctx),
             Cmd::Dist(cmd) => cmd.run(ctx),
             Cmd::Deploy(cmd) => cmd.run(ctx),
+            Cmd::Plan(cmd) => cmd.run(ctx),
+            Cmd::Rollback(cmd) => cmd.run(ctx),
             Cmd::Bootstrap(cmd) => cmd.run(ctx),
             Cmd::Destroy(cmd) => cmd.run(ctx),
             Cmd::Sync(cmd) => cmd.run(ctx),

@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 
 /// The wrapper moto runs under (see the module docs).
 pub const WRAPPER: &str = include_str!("../moto_server.py");
+
+/// The repository's pinned copy of the CloudFormation resource schema facts (createOnlyProperties).
+const RESOURCE_SCHEMA_FACTS: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../cloud/aws/cfn-resource-permissions.json");
 /// How long to wait for moto to answer after spawning it.
 const STARTUP: Duration = Duration::from_secs(60);
 
@@ -120,6 +124,8 @@ impl Moto {
         let mut child = Command::new(&options.python)
             .arg(&wrapper)
             .args(["--lifetime", &options.lifetime.as_secs().to_string(), "-H", "127.0.0.1", "-p", &port.to_string()])
+            // Where addition 7 of the wrapper reads which properties replace a resource.
+            .env("XTASK_RESOURCE_SCHEMA_FACTS", RESOURCE_SCHEMA_FACTS)
             .env("MOTO_ENABLE_RECORDING", "true")
             .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
             .envs(options.env.iter().map(|(k, v)| (k, v)))

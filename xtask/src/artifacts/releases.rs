@@ -1,18 +1,25 @@
 //! Release records in the artifact bucket, `releases/<stack>/<n>.json`: one per deploy that changed
-//! something — which zips (by key), which site files, the effective parameters, the stack's outputs,
-//! the commit, when and who. Numbers are taken with a conditional write (`If-None-Match: *`), so two
-//! deploys never get the same one.
+//! something — which zips (by key), which site files, the template (by key), the effective
+//! parameters, the stack's outputs, the commit, when and who. Numbers are taken with a conditional
+//! write (`If-None-Match: *`), so two deploys never get the same one.
 //!
-//! They are also what pruning keeps: zips referenced by the newest N releases of every stack the
-//! bucket serves (and by the one just deployed) stay; older zips are deleted (the bucket's lifecycle then expires their versions).
+//! A record names everything a rollback needs, and all of it is kept content-addressed beside it:
+//! the zips (`lambdas/<function>/<sha256>.zip`), the template (`templates/<sha256>.yaml`) and every
+//! site file (`site/<sha256>`). Pruning keeps what the newest N releases of every stack the bucket
+//! serves (and the one just deployed) refer to, and deletes the older zips and site files (the
+//! bucket's lifecycle then expires their versions). Templates are small and never pruned.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifacts, KEY_PREFIX, SiteFile};
+use anyhow::Context;
+use futures::StreamExt;
+
+use super::{Artifacts, KEY_PREFIX, SiteBundle, SiteFile};
 use crate::aws::Clients;
 use crate::aws::s3::{self, Bucket};
+use crate::cloud::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
@@ -25,9 +32,35 @@ pub struct Release {
     /// Function name -> the S3 key of its zip.
     pub functions: BTreeMap<String, String>,
     pub site: BTreeMap<String, SiteFile>,
+    /// The key of the template (as written, before the deploy's transform); empty in records
+    /// written before releases kept it.
+    #[serde(default)]
+    pub template: String,
     pub parameters: BTreeMap<String, String>,
     pub outputs: BTreeMap<String, String>,
+    /// The release this one rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<u64>,
 }
+
+impl Release {
+    /// Every artifact-bucket key the record refers to: zips, site files, template.
+    pub fn keys(&self) -> BTreeSet<String> {
+        let mut keys: BTreeSet<String> = self.functions.values().cloned().collect();
+        keys.extend(self.site.values().map(|f| site_key(&f.sha256)));
+        if !self.template.is_empty() {
+            keys.insert(self.template.clone());
+        }
+        keys
+    }
+}
+
+/// Where a site file's bytes are kept for rollbacks, by content.
+pub fn site_key(sha256: &str) -> String {
+    format!("{SITE_PREFIX}{sha256}")
+}
+
+pub const SITE_PREFIX: &str = "site/";
 
 fn prefix(stack: &str) -> String {
     format!("releases/{stack}/")
@@ -60,10 +93,54 @@ pub fn live(releases: &[Release], deployed: &BTreeMap<String, String>) -> Option
 /// What a release record is made of, before it gets its number.
 pub struct Draft<'a> {
     pub artifacts: &'a Artifacts,
+    /// Where [`keep_sources`] put the template.
+    pub template_key: String,
     pub commit: String,
     pub who: String,
     pub parameters: &'a BTreeMap<String, String>,
     pub outputs: &'a BTreeMap<String, String>,
+    pub rollback_of: Option<u64>,
+}
+
+/// What [`keep_sources`] did.
+pub struct Kept {
+    pub template_key: String,
+    pub site_files_uploaded: usize,
+}
+
+/// Keeps what a rollback to this release will need and the zips do not hold: the template and
+/// every site file, content-addressed (one listing of `site/`, one HeadObject for the template,
+/// and an upload for each file not there yet). Each file is read once and its sha256 checked.
+pub async fn keep_sources(
+    c: &Clients,
+    bucket: &Bucket,
+    template: &Template,
+    site: &SiteBundle,
+    parallel: usize,
+) -> anyhow::Result<Kept> {
+    let template_key = super::bucket::upload_template(c, bucket, &template.sha256, &template.body).await?;
+    let existing = s3::list_keys(c, bucket, SITE_PREFIX).await?.unwrap_or_default();
+    let mut todo: BTreeMap<String, &str> = BTreeMap::new();
+    for (path, file) in &site.files {
+        let key = site_key(&file.sha256);
+        if !existing.contains(&key) {
+            todo.insert(key, path);
+        }
+    }
+    let uploaded = todo.len();
+    let results = futures::stream::iter(todo.into_iter().map(|(key, path)| async move {
+        let file = site.root.join(path);
+        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        if !key.ends_with(&super::sha256_hex(&bytes)) {
+            anyhow::bail!("{} changed since the dist was verified (its sha256 differs): rebuild it", file.display());
+        }
+        s3::put_checked(c, bucket, &key, bytes, "application/octet-stream", None).await
+    }))
+    .buffer_unordered(parallel.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    Ok(Kept { template_key, site_files_uploaded: uploaded })
 }
 
 /// Writes the next release record of `stack`; returns its number.
@@ -76,8 +153,10 @@ pub async fn record(c: &Clients, bucket: &Bucket, stack: &str, draft: Draft<'_>)
         who: draft.who.clone(),
         functions: draft.artifacts.functions.iter().map(|f| (f.function.clone(), f.key.clone())).collect(),
         site: draft.artifacts.site.files.clone(),
+        template: draft.template_key.clone(),
         parameters: draft.parameters.clone(),
         outputs: draft.outputs.clone(),
+        rollback_of: draft.rollback_of,
     };
     for _ in 0..5 {
         let body = serde_json::to_vec_pretty(&release(number))?;
@@ -91,8 +170,9 @@ pub async fn record(c: &Clients, bucket: &Bucket, stack: &str, draft: Draft<'_>)
     anyhow::bail!("cannot record the release of {stack}: release numbers keep being taken (concurrent deploys?)")
 }
 
-/// Deletes the zips under `lambdas/` that neither the newest `keep` releases of any stack recorded
-/// in this bucket nor `current` refer to. Returns how many were deleted. `keep` 0 keeps
+/// Deletes the zips under `lambdas/` and the site files under `site/` that neither the newest
+/// `keep` releases of any stack recorded in this bucket nor `current` refer to. Returns how many
+/// were deleted. `keep` 0 keeps
 /// everything. Every stack's records count, not only this one's: zips are content-addressed and
 /// shared, and one artifact bucket may serve several stacks (`--artifact-bucket`, a bootstrap
 /// bucket): another stack's live code is never pruned by this one's deploy.
@@ -114,22 +194,22 @@ pub async fn prune(
         }
     }
     let mut referenced: BTreeSet<String> = current.functions.iter().map(|f| f.key.clone()).collect();
+    referenced.extend(current.site.files.values().map(|f| site_key(&f.sha256)));
     for (stack, mut numbers) in by_stack {
         numbers.sort_unstable();
         for number in numbers.iter().rev().take(keep) {
             match read(c, bucket, &stack, *number).await? {
-                Some(release) => referenced.extend(release.functions.into_values()),
+                Some(release) => referenced.extend(release.keys()),
                 // An unreadable record could be protecting anything: prune nothing this time.
                 None => return Ok(0),
             }
         }
     }
-    let stale: Vec<String> = s3::list_keys(c, bucket, KEY_PREFIX)
-        .await?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|k| !referenced.contains(k))
-        .collect();
+    let mut stale = Vec::new();
+    for prefix in [KEY_PREFIX, SITE_PREFIX] {
+        let keys = s3::list_keys(c, bucket, prefix).await?.unwrap_or_default();
+        stale.extend(keys.into_iter().filter(|k| !referenced.contains(k)));
+    }
     s3::delete_keys(c, bucket, &stale, parallel).await?;
     Ok(stale.len())
 }
@@ -171,6 +251,8 @@ mod tests {
             who: String::new(),
             functions: BTreeMap::new(),
             site: BTreeMap::new(),
+            template: String::new(),
+            rollback_of: None,
             parameters: BTreeMap::from([("ApiCodeKey".into(), key.into()), ("Secret".into(), "s".into())]),
             outputs: BTreeMap::new(),
         };

@@ -149,6 +149,7 @@ impl Bootstrap {
             state: state.as_ref(),
             artifact_bucket: &bucket,
             dry_run: false,
+            describe_only: false,
             confirm: false,
         };
         let outcome = ui.phase("stack", update::run(&c, &request, ui)).await?;

@@ -51,7 +51,7 @@ impl Releases {
                 .map(|r| {
                     serde_json::json!({
                         "number": r.number, "time": r.time, "commit": r.commit, "who": r.who,
-                        "live": Some(r.number) == live, "functions": r.functions,
+                        "live": Some(r.number) == live, "functions": r.functions, "rollback_of": r.rollback_of,
                     })
                 })
                 .collect();
@@ -66,7 +66,8 @@ impl Releases {
         for r in &records {
             let mark = if Some(r.number) == live { "*" } else { " " };
             let commit: String = r.commit.chars().take(12).collect();
-            println!("{mark} {:>7}  {:<20}  {commit:<12}  {}", r.number, r.time, r.who);
+            let rollback = r.rollback_of.map_or(String::new(), |n| format!("  (rollback to {n})"));
+            println!("{mark} {:>7}  {:<20}  {commit:<12}  {}{rollback}", r.number, r.time, r.who);
         }
         match live {
             Some(n) => println!("* live: release {n} is what the stack runs"),

@@ -3,6 +3,7 @@
 //! the end the summary (stderr; `--json` on stdout) with the failure epilogue, so that the cause of
 //! a failure is the first thing read.
 
+pub mod markdown;
 pub mod summary;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub use self::summary::{PhaseTime, Summary, Transfer, human_bytes};
+pub use self::summary::{Change, CodeKeyChange, PhaseTime, Summary, Transfer, human_bytes};
 use crate::error::Refusal;
 
 /// The user-facing side of a run.

@@ -7,6 +7,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::aws::calls;
+pub use crate::aws::cfn::Change;
+
+/// A function whose zip a deploy changes: the key the stack runs (None: a new function or stack)
+/// and the key it gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeKeyChange {
+    pub function: String,
+    pub deployed: Option<String>,
+    pub new: String,
+}
 
 /// Counts of one kind of transfer (artifacts or site files).
 #[derive(Debug, Default, Clone, Serialize)]
@@ -34,9 +44,15 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
     pub region: String,
+    /// The account the credentials act in (AWS commands, once known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub dry_run: bool,
     pub stack_action: String,
-    pub change_set_changes: Vec<String>,
+    /// The change set's resource changes (executed, or only described by a plan).
+    pub resource_changes: Vec<Change>,
+    /// The functions whose code key this run changes (or would).
+    pub code_key_changes: Vec<CodeKeyChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts: Option<Transfer>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -27,6 +27,8 @@ pub struct Request<'a> {
     pub state: Option<&'a StackState>,
     pub artifact_bucket: &'a Bucket,
     pub dry_run: bool,
+    /// With `dry_run`: create the change set anyway, describe it and delete it again (a plan).
+    pub describe_only: bool,
     /// Show the change set and ask before executing it.
     pub confirm: bool,
 }
@@ -50,6 +52,9 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         return Ok((unchanged_outcome(s), format!("unchanged: {why}, CloudFormation skipped")));
     }
     let kind = if live.is_some() { ChangeSetType::Update } else { ChangeSetType::Create };
+    if req.dry_run && req.describe_only {
+        return describe_only(c, req, live, ui).await;
+    }
     if req.dry_run {
         let what = format!("would create a {} change set", kind.as_str());
         ui.with(|sum| sum.stack_action = what.clone());
@@ -59,22 +64,8 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         );
         return Ok((outcome, what));
     }
-    let body = &req.template.body;
-    let (body, url) = if body.len() > MAX_TEMPLATE_BODY {
-        let key = bucket::upload_template(c, req.artifact_bucket, &req.template.sha256, body).await?;
-        (None, Some(template_url(c, &req.artifact_bucket.name, &key)))
-    } else {
-        (Some(body.as_str()), None)
-    };
     let created = kind == ChangeSetType::Create;
-    let request = cfn::ChangeSetRequest {
-        stack_name: req.stack_name,
-        kind: kind.clone(),
-        template_body: body,
-        template_url: url,
-        parameters: req.effective,
-    };
-    let Some(cs) = cfn::create_change_set(&c.cfn, request, &c.deadline).await? else {
+    let Some(cs) = create_change_set(c, req, kind.clone()).await? else {
         // CloudFormation sees nothing to do (a Description or Metadata edit, say). Remember that, so
         // the next deploy of the same template is read-only again instead of another empty change set.
         if let Some(s) = live {
@@ -91,9 +82,7 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
     for ch in &cs.changes {
         ui.line(format!("      {}", ch.describe()));
     }
-    ui.with(|sum| {
-        sum.change_set_changes = cs.changes.iter().map(|c| format!("{} {}", c.action, c.logical_id)).collect();
-    });
+    ui.with(|sum| sum.resource_changes = cs.changes.clone());
     if req.confirm {
         let answer = match ui.ask("execute this change set? [y/N]", "run it from a terminal") {
             Ok(a) => a,
@@ -153,6 +142,73 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
     ui.with(|sum| sum.stack_action = format!("{} ({} changes)", end, cs.changes.len()));
     let detail = format!("{end} ({} changes)", cs.changes.len());
     Ok((Outcome { outputs: after.outputs, created, changes: cs.changes }, detail))
+}
+
+/// The change set for `req` (the template through the artifact bucket when it is too large to
+/// pass inline); None when CloudFormation finds nothing to change.
+async fn create_change_set(
+    c: &Clients,
+    req: &Request<'_>,
+    kind: ChangeSetType,
+) -> anyhow::Result<Option<cfn::ChangeSet>> {
+    let body = &req.template.body;
+    let (body, url) = if body.len() > MAX_TEMPLATE_BODY {
+        let key = bucket::upload_template(c, req.artifact_bucket, &req.template.sha256, body).await?;
+        (None, Some(template_url(c, &req.artifact_bucket.name, &key)))
+    } else {
+        (Some(body.as_str()), None)
+    };
+    let request = cfn::ChangeSetRequest {
+        stack_name: req.stack_name,
+        kind,
+        template_body: body,
+        template_url: url,
+        parameters: req.effective,
+    };
+    cfn::create_change_set(&c.cfn, request, &c.deadline).await
+}
+
+/// A plan's stack phase: CloudFormation's own changes and replacement flags for an existing stack
+/// (its change set, created, described and deleted again; never executed), every resource as an
+/// addition for a stack that does not exist yet (a create change set would leave a
+/// `REVIEW_IN_PROGRESS` stack behind).
+async fn describe_only(
+    c: &Clients,
+    req: &Request<'_>,
+    live: Option<&StackState>,
+    ui: &Ui,
+) -> anyhow::Result<(Outcome, String)> {
+    let Some(s) = live else {
+        let changes: Vec<Change> = req
+            .template
+            .resources
+            .iter()
+            .map(|(id, r)| Change {
+                action: "Add".into(),
+                logical_id: id.clone(),
+                physical_id: String::new(),
+                kind: r.kind.clone(),
+                replacement: String::new(),
+            })
+            .collect();
+        let detail = format!("the stack does not exist yet: {} resources to create", changes.len());
+        ui.with(|sum| {
+            sum.stack_action = "would create the stack".into();
+            sum.resource_changes = changes;
+        });
+        return Ok((Outcome { outputs: StackOutputs::default(), created: false, changes: Vec::new() }, detail));
+    };
+    let Some(cs) = create_change_set(c, req, ChangeSetType::Update).await? else {
+        ui.with(|sum| sum.stack_action = "empty change set (no changes)".into());
+        return Ok((unchanged_outcome(s), "the change set is empty: nothing would change".into()));
+    };
+    cfn::delete_change_set(&c.cfn, &cs.id, &cs.stack_id).await;
+    let detail = format!("{} changes (change set described and deleted, not executed)", cs.changes.len());
+    ui.with(|sum| {
+        sum.stack_action = format!("would update ({} changes)", cs.changes.len());
+        sum.resource_changes = cs.changes;
+    });
+    Ok((unchanged_outcome(s), detail))
 }
 
 fn unchanged_outcome(s: &StackState) -> Outcome {

@@ -37,9 +37,10 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     assert_eq!(first.calls("CloudFormation.ExecuteChangeSet"), 1);
     assert_eq!(first.json["artifacts"]["uploaded"], 2);
     // 2 zips + 4 site files + config.json + the site manifest + the pending invalidation (recorded
-    // before the uploads, cleared once CloudFront took it) + the release record + the lock (tried
-    // once before the bucket existed, then taken).
-    assert_eq!(first.calls("S3.PutObject"), 13, "{}", first.json["aws_calls"]);
+    // before the uploads, cleared once CloudFront took it) + the release record with what a
+    // rollback needs (the template and the 4 site files, by content) + the lock (tried once before
+    // the bucket existed, then taken).
+    assert_eq!(first.calls("S3.PutObject"), 18, "{}", first.json["aws_calls"]);
     assert_eq!(first.calls("CloudFront.CreateInvalidation"), 1);
     assert!(first.stderr.contains("migrations skipped"), "the test stack has no migration function");
     let params = rt.block_on(stack_parameters(&moto, stack));
@@ -106,19 +107,20 @@ fn deploy_is_exact_and_minimal_then_destroy_leaves_nothing() {
     // The zip, the release record and the lock.
     assert_eq!(one.calls("S3.PutObject"), 3, "{}", one.json["aws_calls"]);
     assert_eq!(one.json["artifacts"]["uploaded"], 1);
-    assert_eq!(one.json["change_set_changes"], serde_json::json!(["Modify ApiFunction"]));
+    assert_eq!(one.changes(), ["Modify ApiFunction"]);
     assert_eq!(one.calls("CloudFront.CreateInvalidation"), 0);
     assert_eq!(rt.block_on(stack_parameters(&moto, stack))["ApiCodeKey"], new_key);
 
     // One site file changed: that file, the manifest, the pending invalidation (set, then cleared)
-    // the release record and the lock; one invalidation of at most 2 paths.
+    // the release record and the file's copy it keeps, and the lock; one invalidation of at most
+    // 2 paths.
     let mut site = site_v1();
     site.insert("index.html".into(), html("<!doctype html><title>notes</title>v2"));
     let (edited, _) = Project::new(&distribution, "api v2", &site);
     let dist = edited.path("dist");
     let page = xtask(&moto, &edited, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist, "--json"]);
     assert!(page.status.success(), "{}", page.stderr);
-    assert_eq!(page.calls("S3.PutObject"), 6, "{}", page.json["aws_calls"]);
+    assert_eq!(page.calls("S3.PutObject"), 7, "{}", page.json["aws_calls"]);
     assert_eq!(page.json["uploaded_keys"], serde_json::json!(["index.html"]));
     assert_eq!(page.calls("CloudFormation.CreateChangeSet"), 0);
     assert_eq!(page.calls("CloudFront.CreateInvalidation"), 1);
@@ -250,10 +252,11 @@ fn large_template_protected_stack_and_keep_data() {
     ];
     let deployed = xtask(&moto, &project, stack, &args);
     assert!(deployed.status.success(), "{}", deployed.stderr);
-    // 2 zips + the template (once for both change sets) + 4 site files + config.json + the site
-    // manifest + the pending invalidation (set, cleared) + the release record + the lock (tried
-    // once before the bucket existed, then taken).
-    assert_eq!(deployed.calls("S3.PutObject"), 14, "{}", deployed.json["aws_calls"]);
+    // 2 zips + the template (once for both change sets and the release record: the transform
+    // leaves this one as it is) + 4 site files + config.json + the site manifest + the pending
+    // invalidation (set, cleared) + the release record and its 4 site files + the lock (tried once
+    // before the bucket existed, then taken).
+    assert_eq!(deployed.calls("S3.PutObject"), 18, "{}", deployed.json["aws_calls"]);
     // The first create ran with deletion protection off, the update right after it turned it on.
     assert_eq!(deployed.calls("CloudFormation.CreateChangeSet"), 2, "{}", deployed.json["aws_calls"]);
     assert_eq!(rt.block_on(stack_parameters(&moto, stack))["EnableDeletionProtection"], "true");
@@ -277,7 +280,7 @@ fn large_template_protected_stack_and_keep_data() {
     ];
     let unprotected = xtask(&moto, &project, stack, &args);
     assert!(unprotected.status.success(), "{}", unprotected.stderr);
-    assert_eq!(unprotected.json["change_set_changes"], serde_json::json!(["Modify SiteBucket"]));
+    assert_eq!(unprotected.changes(), ["Modify SiteBucket"]);
     let data_bucket = rt.block_on(outputs(&moto, stack))["AppDataBucketName"].clone();
     rt.block_on(
         s3.put_object().bucket(&data_bucket).key("users/1/photo.jpg").body(ByteStream::from_static(b"jpg")).send(),

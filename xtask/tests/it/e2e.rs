@@ -129,6 +129,15 @@ impl Run {
     pub fn calls(&self, op: &str) -> u64 {
         self.json["aws_calls"][op].as_u64().unwrap_or(0)
     }
+
+    /// The change set's resource changes as `Action LogicalId`.
+    pub fn changes(&self) -> Vec<String> {
+        let changes = self.json["resource_changes"].as_array().cloned().unwrap_or_default();
+        changes
+            .iter()
+            .map(|c| format!("{} {}", c["action"].as_str().unwrap(), c["logical_id"].as_str().unwrap()))
+            .collect()
+    }
 }
 
 /// The binary under test: `XTASK_BIN` when set, else the one cargo built for this test. Copied

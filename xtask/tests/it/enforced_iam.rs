@@ -1,4 +1,4 @@
-//! Deploy, sync, a failed create and its recreation (`--repair`), and destroy, run as an IAM user
+//! Deploy, sync, plan, rollback, a failed create and its recreation (`--repair`), and destroy, run as an IAM user
 //! that holds exactly the deployer policies, on moto with IAM enforced: the test's set-up runs as
 //! root, then `/moto-api/reset-auth` makes moto authorize every request.
 //!
@@ -143,6 +143,19 @@ fn deploy_sync_repair_and_destroy_succeed_with_exactly_the_deployer_policies() {
     assert!(synced.status.success(), "{}", synced.stderr);
     let again = deploy(&[]);
     assert!(again.status.success(), "{}", again.stderr);
+    // A second release (new api code), its plan first; then a rollback to the first release.
+    let dist2 = project.path("dist2");
+    write_dist(std::path::Path::new(&dist2), "api v2", &site_v1());
+    let out = project.path("plan.md");
+    let plan = ["--allow-example-domains", "plan", "--from-dist", &dist2, "--out", &out];
+    let planned = as_deployer(&moto, &project, stack, &keys, &plan);
+    assert!(planned.status.success(), "{}", planned.stderr);
+    let second =
+        as_deployer(&moto, &project, stack, &keys, &["--allow-example-domains", "deploy", "--from-dist", &dist2]);
+    assert!(second.status.success(), "{}", second.stderr);
+    let back = as_deployer(&moto, &project, stack, &keys, &["rollback", "--json"]);
+    assert!(back.status.success(), "{}", back.stderr);
+    assert_eq!(back.changes(), ["Modify ApiFunction"]);
     let outputs = as_deployer(&moto, &project, stack, &keys, &["outputs"]);
     assert!(outputs.status.success(), "{}", outputs.stderr);
     let destroy = as_deployer(&moto, &project, stack, &keys, &["destroy", "--yes", "--json"]);

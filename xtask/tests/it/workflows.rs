@@ -305,7 +305,7 @@ fn ci_runs_the_test_command_with_its_services_and_plans_only_for_this_repository
         "the plan runs only for PRs from this repository (forks get no OIDC token): {condition}"
     );
     assert_eq!(environment(plan), Some("dev"));
-    assert!(scripts(plan).contains("cargo xtask deploy --env dev --dry-run > plan.txt"));
+    assert!(scripts(plan).lines().any(|l| l.trim() == "cargo xtask plan --env dev --out plan.md"));
     assert_eq!(needs(job(&ci, "plan-comment")), ["plan"]);
 }
 

@@ -25,12 +25,13 @@ pub struct ChangeSet {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
     pub action: String,
     pub logical_id: String,
     pub physical_id: String,
     pub kind: String,
+    /// `True`, `False`, `Conditional` (CloudFormation's words), empty for additions and removals.
     pub replacement: String,
 }
 
