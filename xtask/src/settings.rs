@@ -81,6 +81,8 @@ pub struct Settings {
     pub parameters_overlay: Option<Setting>,
     /// `[github].repository` (`owner/repo`), whose environment's jobs the deploy role trusts.
     pub github_repository: Option<Setting>,
+    /// `[env.NAME].artifact_bucket`: a bucket shared with another environment.
+    pub artifact_bucket: Option<Setting>,
 }
 
 /// Where one run's AWS credentials come from (see [`Settings::credentials`]).
@@ -143,6 +145,10 @@ pub struct EnvSection {
     /// Parameters overlay, relative to the project [default: `parameters.<name>.json` next to
     /// the parameters file, when it exists].
     pub parameters: Option<String>,
+    /// The artifact bucket [default: the environment's own, `<stack>-artifacts-<account>-<region>`].
+    /// Naming another environment's bucket (same account and region) shares it: a dist promoted
+    /// from one to the other is uploaded once.
+    pub artifact_bucket: Option<String>,
 }
 
 /// `[github]`: the repository whose workflows deploy (the deploy role's trust, `bootstrap`).
@@ -275,6 +281,8 @@ impl Inputs<'_> {
             endpoint_url: self.resolve(&env_only(&["AWS_ENDPOINT_URL"]), table),
             account,
             parameters_overlay: self.resolve_in_file(&Key::in_table("parameters", |t| t.parameters.clone()), table),
+            artifact_bucket: self
+                .resolve_in_file(&Key::in_table("artifact_bucket", |t| t.artifact_bucket.clone()), table),
             github_repository: self.file.as_ref().and_then(|(file, config)| {
                 let value = config.github.repository.clone()?;
                 Some(Setting {
@@ -368,6 +376,7 @@ impl Settings {
             ("endpoint url", self.endpoint_url.as_ref()),
             ("account", self.account.as_ref()),
             ("parameters overlay", self.parameters_overlay.as_ref()),
+            ("artifact bucket", self.artifact_bucket.as_ref()),
         ]
     }
 

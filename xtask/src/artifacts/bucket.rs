@@ -32,6 +32,22 @@ pub fn artifact_bucket_name(stack: &str, account: &str, region: &str) -> String 
     format!("{}{suffix}", stack.trim_end_matches('-'))
 }
 
+/// The artifact bucket of a command: `--artifact-bucket`, else the environment's
+/// `artifact_bucket` (one shared with another environment), else the stack's own
+/// ([`artifact_bucket_name`]). Every command that reads or writes it asks here, so that a deploy,
+/// its sync, its releases and its destroy all take the same lock in the same bucket.
+pub fn artifact_bucket_of(
+    flag: Option<&str>,
+    settings: &crate::settings::Settings,
+    stack: &str,
+    account: &str,
+    region: &str,
+) -> String {
+    flag.map(String::from)
+        .or_else(|| settings.artifact_bucket.as_ref().map(|s| s.value.clone()))
+        .unwrap_or_else(|| artifact_bucket_name(stack, account, region))
+}
+
 /// Makes sure the artifact bucket exists, is ours, and has its settings; returns the function keys
 /// already in it (one listing). With `dry_run` nothing is written and a missing bucket is reported.
 pub async fn ensure(c: &Clients, bucket: &Bucket, dry_run: bool, ui: &Ui) -> anyhow::Result<HashSet<String>> {

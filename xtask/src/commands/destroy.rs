@@ -107,7 +107,8 @@ impl Destroy {
         }
         let account = crate::aws::account(&c, Some(&state)).await?;
         // Under the stack's lock: no deploy or sync runs while it goes.
-        let artifacts = Bucket::new(bucket::artifact_bucket_name(stack_name, &account, aws.region()), &account);
+        let name = bucket::artifact_bucket_of(None, &aws.settings, stack_name, &account, aws.region());
+        let artifacts = Bucket::new(name, &account);
         let req = lock::Request { bucket: &artifacts, stack: stack_name, command: "destroy", commit: "-" };
         let held = ui.phase("lock", lock::acquire(&c, &req, &self.lock, ui)).await?;
         let result = self.locked(&c, aws, stack_name, &state, &artifacts, ui).await;

@@ -30,10 +30,13 @@ impl Releases {
         let (records, live) = block_on(async {
             let state = cfn::describe(&c.cfn, &stack).await?;
             let account = crate::aws::account(&c, state.as_ref()).await?;
-            let name = self
-                .artifact_bucket
-                .clone()
-                .unwrap_or_else(|| bucket::artifact_bucket_name(&stack, &account, aws.region()));
+            let name = bucket::artifact_bucket_of(
+                self.artifact_bucket.as_deref(),
+                &aws.settings,
+                &stack,
+                &account,
+                aws.region(),
+            );
             let bucket = Bucket::new(name, &account);
             let numbers = releases::numbers(&c, &bucket, &stack).await?;
             let mut records: Vec<Release> = Vec::new();

@@ -71,10 +71,13 @@ impl Sync {
                     Ok(((state.outputs, account), detail))
                 })
                 .await?;
-            let artifact_bucket = self
-                .artifact_bucket
-                .clone()
-                .unwrap_or_else(|| bucket::artifact_bucket_name(&stack_name, &account, aws.region()));
+            let artifact_bucket = bucket::artifact_bucket_of(
+                self.artifact_bucket.as_deref(),
+                &aws.settings,
+                &stack_name,
+                &account,
+                aws.region(),
+            );
             let store = Store { bucket: Bucket::new(artifact_bucket, &account), stack: stack_name.clone() };
             let Some(target) = Target::of(&outputs, &account, store, &ui) else { return Ok(()) };
             let held = if self.dry_run {

@@ -67,7 +67,7 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout (progress stays on stderr)
     #[arg(long)]
     pub json: bool,
-    /// Artifact bucket [default: <stack>-artifacts-<account>-<region>, created on first use]
+    /// Artifact bucket [default: deploy.toml's env.NAME.artifact_bucket, else <stack>-artifacts-<account>-<region>, created on first use]
     #[arg(long, value_name = "NAME")]
     pub artifact_bucket: Option<String>,
     /// Keep the artifacts of this many recent releases in the artifact bucket (0: never delete any)
@@ -223,10 +223,9 @@ pub async fn run(aws: &Aws, source: Source, args: &RunArgs, mode: Mode, ui: &Ui)
         })
         .await?;
     ui.with(|s| s.account = Some(account.clone()));
-    let artifact_bucket = Bucket::new(
-        args.artifact_bucket.clone().unwrap_or_else(|| bucket::artifact_bucket_name(&stack_name, &account, &region)),
-        &account,
-    );
+    let name =
+        bucket::artifact_bucket_of(args.artifact_bucket.as_deref(), &aws.settings, &stack_name, &account, &region);
+    let artifact_bucket = Bucket::new(name, &account);
 
     // The parameters (computed, or a release's own), checked with what AWS would refuse late, all
     // before the first write.

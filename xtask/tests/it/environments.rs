@@ -1,6 +1,6 @@
 //! Environments end to end on moto: `--env NAME` selects deploy.toml's `[env.NAME]` table (stack,
-//! account, parameters overlay), and a deploy authenticated into another account than the table's
-//! is refused before any write.
+//! account, parameters overlay, a shared artifact bucket), and a deploy authenticated into another
+//! account than the table's is refused before any write.
 
 use std::collections::BTreeSet;
 
@@ -218,4 +218,51 @@ fn an_account_without_the_provider_gets_one_from_the_stack_and_keeps_it() {
     assert_eq!(rerun.calls("IAM.ListOpenIDConnectProviders"), 0, "the stack's own parameter decides");
     assert_eq!(rerun.json["aws_write_calls"], 0);
     assert_eq!(create(), "true");
+}
+
+/// Two environments in one account and region may share one artifact bucket (`artifact_bucket` in
+/// the second one's table): a dist promoted from the first to the second uploads no artifact byte
+/// again, each stack keeps its own release records and lock in it, and destroying one leaves the
+/// other's code in place.
+#[test]
+fn environments_sharing_a_bucket_upload_a_promoted_dist_once() {
+    let moto = Moto::start();
+    let rt = rt();
+    let distribution = rt.block_on(create_distribution(&moto));
+    let (project, api_key) = Project::new(&distribution, "api v1", &site_v1());
+    let shared = "notes-dev-artifacts-123456789012-us-east-1";
+    let toml = format!(
+        "[env.dev]\nstack_name = \"notes-dev\"\naccount = \"123456789012\"\n\n\
+         [env.staging]\nstack_name = \"notes-staging\"\naccount = \"123456789012\"\nartifact_bucket = \"{shared}\"\n"
+    );
+    std::fs::write(project.dir.path().join("deploy.toml"), toml).unwrap();
+    let dist = project.path("dist");
+    let deploy = |env: &str| {
+        let run = xtask_in(
+            &moto,
+            &project,
+            &["--allow-example-domains", "--env", env, "deploy", "--from-dist", &dist, "--json"],
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run
+    };
+    let dev = deploy("dev");
+    assert_eq!(dev.json["artifacts"]["uploaded"], 2);
+    let staging = deploy("staging");
+    assert_eq!(staging.json["artifacts"]["uploaded"], 0, "the same bytes, already in the shared bucket");
+    assert_eq!(staging.json["artifacts"]["uploaded_bytes"], 0);
+    assert_eq!(staging.calls("S3.CreateBucket"), 0);
+    let params = rt.block_on(stack_parameters(&moto, "notes-staging"));
+    assert_eq!((params["ArtifactBucket"].as_str(), params["ApiCodeKey"].as_str()), (shared, api_key.as_str()));
+
+    for env in ["dev", "staging"] {
+        let listed = xtask_in(&moto, &project, &["--env", env, "releases", "--json"]);
+        assert!(listed.status.success(), "{}", listed.stderr);
+        assert_eq!(listed.json.as_array().unwrap().len(), 1, "{env} has its own record");
+    }
+    let destroyed = xtask_in(&moto, &project, &["--env", "staging", "destroy", "--yes"]);
+    assert!(destroyed.status.success(), "{}", destroyed.stderr);
+    let s3 = rt.block_on(moto.s3());
+    assert!(rt.block_on(s3.head_object().bucket(shared).key(&api_key).send()).is_ok(), "dev's code stays");
+    assert!(rt.block_on(s3.head_object().bucket(shared).key("locks/notes-staging.json").send()).is_err());
 }
