@@ -1,6 +1,7 @@
 //! Scenario `destroy`: `cargo xtask destroy --yes` on the bench stack after N object versions were
 //! written to its versioned app-data bucket; the calls that emptied that bucket (moto's access log)
-//! against the floor of ⌈N/1000⌉ listings plus ⌈N/1000⌉ batched deletes.
+//! against the floor of ⌈N/1000⌉ listings plus ⌈N/1000⌉ batched deletes, as a growth curve over
+//! N = 1,000, 10,000 and 100,000 (the larger two in the full run only).
 
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,13 @@ struct Sample {
     left: Option<usize>,
 }
 
-pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
-    let (n, reps) = if b.quick { (1_000usize, 1usize) } else { (10_000, 3) };
-    let floor = n.div_ceil(1000) * 2;
+/// The sizes of the curve, and the runs at each.
+fn sizes(quick: bool) -> &'static [(usize, usize)] {
+    if quick { &[(1_000, 1)] } else { &[(1_000, 3), (10_000, 3), (100_000, 1)] }
+}
+
+/// `reps` destroys of a stack whose data bucket holds `n` versions, each on a new moto.
+fn measure(b: &Env<'_>, n: usize, reps: usize) -> anyhow::Result<(Vec<Sample>, Vec<f64>)> {
     let mut samples = Vec::new();
     let mut fill_secs = Vec::new();
     for rep in 0..reps {
@@ -75,59 +80,73 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             left,
         });
     }
-    let col = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>()).expect("reps > 0");
-    let lists = col(|s| s.lists as f64);
-    let deletes = col(|s| s.deletes as f64);
-    let other = col(|s| s.other as f64);
-    let total = lists.median + deletes.median;
-    let left: Vec<String> =
-        samples.iter().map(|s| s.left.map_or("bucket deleted".to_string(), |n| format!("{n} versions left"))).collect();
-    let incomplete = samples.iter().any(|s| s.left.is_some_and(|n| n > 0));
+    Ok((samples, fill_secs))
+}
+
+pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     let mut table = Table::new(
-        format!("N = {} versions in the app-data bucket; {reps} run(s), each on a fresh moto", thousands(n as u64)),
-        &["", "value"],
+        "Versions N in the app-data bucket; each run on a fresh moto",
+        &[
+            "N",
+            "runs",
+            "ListObjectVersions",
+            "DeleteObjects",
+            "list + delete",
+            "floor ⌈N/1000⌉×2",
+            "ratio to the floor",
+            "other requests on the bucket",
+            "data bucket after destroy",
+            "destroy wall",
+            "`empty buckets` phase",
+            "(setup) writing N versions",
+        ],
     );
-    table.row(["ListObjectVersions calls on the bucket".to_string(), lists.count()]);
-    table.row(["DeleteObjects calls on the bucket".to_string(), deletes.count()]);
-    table.row(["list + delete calls".to_string(), thousands(total as u64)]);
-    table.row(["floor ⌈N/1000⌉×2".to_string(), thousands(floor as u64)]);
-    table.row(["ratio to the floor".to_string(), ratio(total, floor as f64)]);
-    table.row(["other requests on the bucket (multipart listing, bucket delete, ...)".to_string(), other.count()]);
-    table.row([
-        "S3.DeleteObjects in the whole destroy (interceptor; both buckets)".to_string(),
-        col(|s| s.sdk_deletes as f64).count(),
-    ]);
-    table.row(["data bucket after destroy (per run)".to_string(), left.join(", ")]);
-    table.row(["destroy wall time (whole command)".to_string(), col(|s| s.wall).secs()]);
-    let phases: Vec<f64> = samples.iter().filter_map(|s| s.empty_phase).collect();
-    if let Some(p) = Summary::of(&phases) {
-        table.row(["of which `empty buckets` phase".to_string(), p.secs()]);
-    }
-    if let Some(f) = Summary::of(&fill_secs) {
-        table.row(["(setup) writing the N versions, 16 in parallel".to_string(), f.secs()]);
+    let mut notes = Vec::new();
+    for &(n, reps) in sizes(b.quick) {
+        let (samples, fill_secs) = measure(b, n, reps)?;
+        let floor = n.div_ceil(1000) * 2;
+        let col = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>()).expect("reps > 0");
+        let (lists, deletes) = (col(|s| s.lists as f64), col(|s| s.deletes as f64));
+        let total = lists.median + deletes.median;
+        let left: Vec<String> =
+            samples.iter().map(|s| s.left.map_or("deleted".to_string(), |n| format!("{n} versions left"))).collect();
+        let phases: Vec<f64> = samples.iter().filter_map(|s| s.empty_phase).collect();
+        table.row([
+            thousands(n as u64),
+            reps.to_string(),
+            lists.count(),
+            deletes.count(),
+            thousands(total as u64),
+            thousands(floor as u64),
+            ratio(total, floor as f64),
+            col(|s| s.other as f64).count(),
+            left.join(", "),
+            col(|s| s.wall).secs(),
+            Summary::of(&phases).map_or("-".into(), |p| p.secs()),
+            Summary::of(&fill_secs).map_or("-".into(), |f| f.secs()),
+        ]);
+        if samples.iter().any(|s| s.left.is_some_and(|n| n > 0)) || total < floor as f64 {
+            notes.push(format!(
+                "N = {n}: fewer list + delete calls than the floor, or versions left ({}): destroy did not list and \
+                 delete every version",
+                left.join(", ")
+            ));
+        }
+        let sdk = col(|s| s.sdk_deletes as f64);
+        if sdk.median < deletes.median {
+            notes.push(format!("N = {n}: the interceptor counted fewer DeleteObjects than moto's log"));
+        }
     }
     Ok(Section {
-        method: format!(
-            "moto's server, the deploy tests' moto-friendly stack deployed by `cargo xtask deploy --from-dist`; its \
-             versioned app-data bucket then gets {} object versions ({} keys) through the SDK. `cargo xtask destroy \
-             --yes --json` (the xtask binary run directly) empties both buckets and deletes the stack. Requests on \
-             the app-data bucket are counted in moto's access log: `GET ?versions` (ListObjectVersions) and \
-             `POST ?delete` (DeleteObjects, up to 1,000 keys each).",
-            thousands(n as u64),
-            thousands(n.min(1000) as u64),
-        ),
+        method: "moto's server, the deploy tests' moto-friendly stack deployed by `cargo xtask deploy --from-dist`; \
+                 its versioned app-data bucket then gets N object versions (at most 1,000 keys, overwritten) through \
+                 the SDK, 16 PUTs in flight. `cargo xtask destroy --yes --json` (the xtask binary run directly) \
+                 empties both buckets and deletes the stack. Requests on the app-data bucket are counted in moto's \
+                 access log: `GET ?versions` (ListObjectVersions) and `POST ?delete` (DeleteObjects, up to 1,000 \
+                 keys each)."
+            .into(),
         tables: vec![table],
-        notes: if incomplete || total < floor as f64 {
-            vec![format!(
-                "fewer list + delete calls than the floor, or versions left: destroy did not list and delete every \
-                 version (data bucket after destroy: {}). It deletes while it pages through ListObjectVersions; moto \
-                 may page differently from S3 after deletions. Reported for the deploy work (issue #6), not fixed \
-                 by the bench",
-                left.join(", ")
-            )]
-        } else {
-            Vec::new()
-        },
+        notes,
     })
 }
 
@@ -186,23 +205,7 @@ async fn fill(moto: &Moto, bucket: &str, n: usize) -> anyhow::Result<()> {
         result??;
     }
     // Check the setup: the bucket must hold exactly n versions before destroy runs.
-    let (mut count, mut key_marker, mut version_marker) = (0usize, None, None);
-    loop {
-        let out = s3
-            .list_object_versions()
-            .bucket(bucket)
-            .set_key_marker(key_marker)
-            .set_version_id_marker(version_marker)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot list the versions in s3://{bucket}: {e}"))?;
-        count += out.versions().len();
-        if out.is_truncated() != Some(true) {
-            break;
-        }
-        key_marker = out.next_key_marker().map(String::from);
-        version_marker = out.next_version_id_marker().map(String::from);
-    }
+    let count = versions_left(moto, bucket).await.unwrap_or_default();
     anyhow::ensure!(count == n, "s3://{bucket} holds {count} object versions after writing {n}");
     Ok(())
 }

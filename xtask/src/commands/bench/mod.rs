@@ -49,9 +49,9 @@ pub struct Bench {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// Site sync vs `aws s3 sync`, 1,000 files, 0/1/50 changed
+    /// Site sync vs `aws s3 sync` at 100/1,000/10,000 files, 0/1/1 % changed (a growth curve)
     Sync,
-    /// Deploy with nothing changed: calls, bytes, wall time
+    /// Deploy with nothing changed: calls, bytes, wall time; its curve at 200/2,000/10,000 site files
     NoopDeploy,
     /// Two clean builds in two checkouts, artifact hashes compared
     Repro,
@@ -59,7 +59,7 @@ pub enum Scenario {
     ColdInit,
     /// Warm API latency and throughput under load, real backends
     ApiLoad,
-    /// Emptying a versioned bucket with N versions vs the ⌈N/1000⌉×2 floor
+    /// Emptying a versioned bucket with N = 1,000/10,000/100,000 versions vs the ⌈N/1000⌉×2 floor
     Destroy,
     /// The xtask's first build, and what an edit in lambdas/api or in the xtask rebuilds
     BuildCosts,

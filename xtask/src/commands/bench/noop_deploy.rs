@@ -1,6 +1,8 @@
 //! Scenario `noop-deploy`: `cargo xtask deploy --from-dist` when nothing changed, from a fresh copy of
 //! the project and dist (mtimes reset): AWS calls by operation, bytes uploaded, wall time. The first
-//! deploy (stack created, everything uploaded) runs in the same session as the reference.
+//! deploy (stack created, everything uploaded) runs in the same session as the reference. Then the
+//! growth curve: no-op deploys of sites of 200, 2,000 and 10,000 files (the last in the full run),
+//! whose calls should stay flat apart from listing pages.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +15,11 @@ use super::stats::{Summary, bytes, ratio};
 
 const LIMIT: Duration = Duration::from_secs(900);
 const SITE_FILES: usize = 200;
+
+/// The sizes of the curve, and the no-op runs at each.
+fn curve_sizes(quick: bool) -> &'static [(usize, usize)] {
+    if quick { &[(200, 1), (2000, 1)] } else { &[(200, 3), (2000, 3), (10_000, 2)] }
+}
 
 pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     let reps = if b.quick { 3 } else { 7 };
@@ -114,14 +121,55 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         Some(r) => vec![format!("a no-op deploy made write calls beyond its lock: {}", r.json["aws_calls"])],
         None => Vec::new(),
     };
+    let curve = curve(b)?;
     Ok(Section {
         method: format!(
             "moto's server on a loopback port, the deploy tests' moto-friendly stack. One first deploy creates it \
              (reference), then {reps} deploys with nothing changed, each from a fresh copy of the project and of \
              its dist directory (`--from-dist`, so no cargo build: the xtask binary runs directly and the wall \
-             time excludes cargo's own build check). Calls are counted by the deploy's SDK interceptor (`--json`)."
+             time excludes cargo's own build check). Calls are counted by the deploy's SDK interceptor (`--json`). \
+             The growth curve repeats this on a new moto per size: a first deploy of a site of N files, then \
+             no-op deploys."
         ),
-        tables: vec![overview, by_op, phases],
+        tables: vec![overview, by_op, phases, curve],
         notes,
     })
+}
+
+/// No-op deploys at each site size: calls, reads, writes, listing pages, wall.
+fn curve(b: &Env<'_>) -> anyhow::Result<Table> {
+    let mut table = Table::new(
+        "No-op deploy as the site grows (a new moto per size; fresh copy each run)",
+        &["site files", "runs", "AWS calls", "reads", "writes", "S3.ListObjectsV2", "wall"],
+    );
+    for &(files, reps) in curve_sizes(b.quick) {
+        let moto = Moto::start(b.tools)?;
+        let scratch = tempfile::tempdir()?;
+        let distribution = stack::create_distribution(&moto, scratch.path())?;
+        let site = generated_site(files);
+        let mut runs = Vec::new();
+        for n in 0..=reps {
+            let project = Project::new(b.ctx, &distribution)?;
+            let dist = project.path("dist");
+            write_dist(&dist, &site)?;
+            let dist_arg = dist.display().to_string();
+            let run = stack::xtask(b, &moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
+            // The first deploy of each size creates the stack and uploads the site: not a no-op.
+            if n > 0 {
+                runs.push(run);
+            }
+        }
+        let col = |f: &dyn Fn(&XtaskRun) -> f64| Summary::of(&runs.iter().map(f).collect::<Vec<_>>()).expect("reps");
+        let num = |r: &XtaskRun, k: &str| r.json[k].as_u64().unwrap_or(0) as f64;
+        table.row([
+            super::stats::thousands(files as u64),
+            reps.to_string(),
+            col(&|r| num(r, "aws_calls_total")).count(),
+            col(&|r| num(r, "aws_read_calls")).count(),
+            col(&|r| num(r, "aws_write_calls")).count(),
+            col(&|r| r.call("S3.ListObjectsV2") as f64).count(),
+            col(&|r| r.run.wall.as_secs_f64()).secs(),
+        ]);
+    }
+    Ok(table)
 }
