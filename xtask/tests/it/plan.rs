@@ -13,6 +13,22 @@ fn the_plan_of_a_table_replacement_says_so_first_and_writes_nothing() {
     let distribution = rt.block_on(create_distribution(&moto));
     let (project, v1_key) = Project::new(&distribution, "api v1", &site_v1());
     let dist = project.path("dist");
+    // Before the stack exists: every resource of the template is an addition, and nothing is
+    // written (a create change set would leave a REVIEW_IN_PROGRESS stack behind).
+    let out = project.path("plan-new.md");
+    let new = xtask(
+        &moto,
+        &project,
+        stack,
+        &["--allow-example-domains", "plan", "--from-dist", &dist, "--out", &out, "--json"],
+    );
+    assert!(new.status.success(), "{}", new.stderr);
+    assert_eq!(new.json["aws_write_calls"], 0, "{}", new.json["aws_calls"]);
+    assert_eq!(new.changes().len(), 6, "{:?}", new.changes());
+    assert!(new.changes().iter().all(|c| c.starts_with("Add ")), "{:?}", new.changes());
+    let md = std::fs::read_to_string(&out).unwrap();
+    assert!(md.contains("**Stack:** would create the stack"), "{md}");
+    assert!(md.contains("| api | (new) |"), "{md}");
     let first = xtask(&moto, &project, stack, &["--allow-example-domains", "deploy", "--from-dist", &dist]);
     assert!(first.status.success(), "{}", first.stderr);
 
