@@ -22,10 +22,21 @@ pub struct Tools {
 impl Tools {
     /// Installs the pinned tools if the venv is missing or stale; cheap when it is up to date.
     pub fn ensure(ctx: &Ctx) -> anyhow::Result<Tools> {
-        let pins_path = ctx.root.join("xtask/python-tools.txt");
+        Tools::ensure_pinned(ctx, "xtask/python-tools.txt", "venv")
+    }
+
+    /// The bench's own tools (`xtask/bench-tools.txt`: SAM CLI), in a venv of their own so that
+    /// `cargo xtask test` never installs them.
+    pub fn ensure_bench(ctx: &Ctx) -> anyhow::Result<Tools> {
+        Tools::ensure_pinned(ctx, "xtask/bench-tools.txt", "bench-venv")
+    }
+
+    /// The venv `<target>/tools/<dir>` holding exactly the pins of `pins` (a path in the project).
+    fn ensure_pinned(ctx: &Ctx, pins: &str, dir: &str) -> anyhow::Result<Tools> {
+        let pins_path = ctx.root.join(pins);
         let pins = std::fs::read(&pins_path).with_context(|| format!("cannot read {}", pins_path.display()))?;
         let want = hex::encode(Sha256::digest(&pins));
-        let venv = ctx.target_dir().join("tools/venv");
+        let venv = ctx.target_dir().join("tools").join(dir);
         let stamp = venv.join("pins.sha256");
         let tools = Tools { venv };
         if std::fs::read_to_string(&stamp).is_ok_and(|have| have.trim() == want) {
@@ -34,8 +45,9 @@ impl Tools {
         let sh = &ctx.sh;
         let venv = &tools.venv;
         eprintln!(
-            "    installing pinned Python tools into {} (once per change of xtask/python-tools.txt)",
-            venv.display()
+            "    installing pinned Python tools into {} (once per change of {})",
+            venv.display(),
+            ctx.shown(&pins_path)
         );
         if cmd!(sh, "python3 --version").quiet().ignore_stdout().run().is_err() {
             return Err(Refusal::new(

@@ -69,6 +69,8 @@ pub struct Request {
     pub url: String,
     /// Request headers (names as sent).
     pub headers: serde_json::Map<String, serde_json::Value>,
+    /// The body as sent (lossy UTF-8: enough to read a query-protocol `Action`).
+    pub body: String,
 }
 
 impl Request {
@@ -80,6 +82,49 @@ impl Request {
             .and_then(|(_, v)| v.as_str())
             .and_then(|t| t.rsplit('.').next())
     }
+
+    /// A header's value (names compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
+    }
+
+    /// The operation, whatever the client: the JSON protocol's target, the query protocol's
+    /// `Action=` (CloudFormation, STS, IAM), else S3's REST form: `S3 PUT object`, `S3 GET bucket?list-type`.
+    pub fn operation(&self) -> String {
+        if let Some(target) = self.target() {
+            return target.to_string();
+        }
+        if let Some(action) = self.body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+            return action.to_string();
+        }
+        let path = self.url.splitn(4, '/').nth(3).unwrap_or_default();
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let what = if path.trim_end_matches('/').contains('/') { "object" } else { "bucket" };
+        let sub = query.split('&').map(|kv| kv.split('=').next().unwrap_or_default()).find(|k| *k != "x-id");
+        match sub.filter(|k| !k.is_empty()) {
+            Some(sub) => format!("S3 {} {what}?{sub}", self.method),
+            None => format!("S3 {} {what}", self.method),
+        }
+    }
+
+    /// Whether the request changes something (anything but a read: GET, HEAD, Describe*, Get*, List*).
+    pub fn is_write(&self) -> bool {
+        let op = self.operation();
+        if let Some(s3) = op.strip_prefix("S3 ") {
+            return !(s3.starts_with("GET") || s3.starts_with("HEAD"));
+        }
+        !["Describe", "Get", "List", "Validate", "Estimate"].iter().any(|p| op.starts_with(p))
+    }
+}
+
+/// A recorded request's body: moto's recorder keeps bytes base64-encoded (`body_encoded`).
+fn recorded_body(entry: &serde_json::Value) -> String {
+    let text = entry.get("body").and_then(|b| b.as_str()).unwrap_or_default();
+    if entry.get("body_encoded").and_then(|e| e.as_bool()) == Some(true) {
+        let bytes = aws_smithy_types::base64::decode(text).unwrap_or_default();
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    text.to_string()
 }
 
 /// One line of moto's access log.
@@ -186,6 +231,7 @@ impl Moto {
                     method: entry.get("method")?.as_str()?.to_string(),
                     url,
                     headers: entry.get("headers").and_then(|h| h.as_object().cloned()).unwrap_or_default(),
+                    body: recorded_body(&entry),
                 })
             })
             .collect()
@@ -282,5 +328,44 @@ mod tests {
             .unwrap();
         assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("PUT", "/site/a.html", 200));
         assert!(super::parse_access_line(" * Running on http://127.0.0.1:5000").is_none());
+    }
+
+    #[test]
+    fn recorded_requests_name_their_operation_whatever_the_protocol() {
+        let check = |method: &str, url: &str, headers: serde_json::Value, body: &str, expect: (&str, bool)| {
+            let entry = serde_json::json!({
+                "body": aws_smithy_types::base64::encode(body.as_bytes()),
+                "body_encoded": true,
+            });
+            let r = super::Request {
+                method: method.into(),
+                url: url.into(),
+                headers: headers.as_object().cloned().unwrap_or_default(),
+                body: super::recorded_body(&entry),
+            };
+            assert_eq!((r.operation().as_str(), r.is_write()), expect, "{method} {url}");
+        };
+        let none = serde_json::json!({});
+        let m = "http://localhost:5000";
+        check(
+            "POST",
+            &format!("{m}/"),
+            none.clone(),
+            "Action=DescribeStacks&Version=2010-05-15",
+            ("DescribeStacks", false),
+        );
+        check(
+            "POST",
+            &format!("{m}/"),
+            none.clone(),
+            "Version=2010-05-15&Action=ExecuteChangeSet",
+            ("ExecuteChangeSet", true),
+        );
+        let target = serde_json::json!({"X-Amz-Target": "DynamoDB_20120810.PutItem"});
+        check("POST", &format!("{m}/"), target, "{}", ("PutItem", true));
+        check("PUT", &format!("{m}/b/k.zip?x-id=PutObject"), none.clone(), "", ("S3 PUT object", true));
+        check("HEAD", &format!("{m}/b/k.zip"), none.clone(), "", ("S3 HEAD object", false));
+        check("GET", &format!("{m}/b?list-type=2&prefix=x"), none.clone(), "", ("S3 GET bucket?list-type", false));
+        check("POST", &format!("{m}/b?delete"), none, "<Delete/>", ("S3 POST bucket?delete", true));
     }
 }

@@ -194,6 +194,7 @@ fn config_shows_an_environment_merged_with_its_sources() {
         endpoint url       -
         account            444455556666                             (deploy.toml: env.prod.account)
         parameters overlay -
+        artifact bucket    -
         credentials        the AWS SDK's default chain (default profile, SSO, role)
         template           cloud/stack.yaml
         parameters         cloud/parameters.json + cloud/parameters.prod.json

@@ -15,6 +15,7 @@ mod noop_deploy;
 pub mod proc;
 pub mod report;
 mod repro;
+mod sam;
 mod stack;
 pub mod stats;
 mod sync;
@@ -63,6 +64,8 @@ pub enum Scenario {
     Destroy,
     /// The xtask's first build, and what an edit in lambdas/api or in the xtask rebuilds
     BuildCosts,
+    /// `sam deploy` and `cargo xtask deploy` side by side: first, no-op, one function changed
+    Sam,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +75,7 @@ pub enum ReproProject {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Sync,
         Scenario::NoopDeploy,
         Scenario::Repro,
@@ -80,6 +83,7 @@ impl Scenario {
         Scenario::ApiLoad,
         Scenario::Destroy,
         Scenario::BuildCosts,
+        Scenario::Sam,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +95,7 @@ impl Scenario {
             Scenario::ApiLoad => "api-load",
             Scenario::Destroy => "destroy",
             Scenario::BuildCosts => "build-costs",
+            Scenario::Sam => "sam",
         }
     }
 
@@ -103,6 +108,7 @@ impl Scenario {
             Scenario::ApiLoad => "5. Warm API under load",
             Scenario::Destroy => "6. Destroy a versioned bucket",
             Scenario::BuildCosts => "7. Build costs",
+            Scenario::Sam => "8. SAM side by side",
         }
     }
 }
@@ -161,6 +167,7 @@ impl Bench {
                 Scenario::ApiLoad => api_load::run(&bench),
                 Scenario::Destroy => destroy::run(&bench),
                 Scenario::BuildCosts => build_costs::run(&bench),
+                Scenario::Sam => sam::run(&bench),
             };
             let outcome = Outcome {
                 name: scenario.name(),

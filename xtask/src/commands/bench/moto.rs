@@ -34,6 +34,16 @@ impl Moto {
         self.inner.access_log_since(mark)
     }
 
+    /// Every request recorded since [`Moto::forget`] (or the start), with its body: for counting
+    /// the operations of a tool whose calls our interceptor does not see.
+    pub fn recorded(&self) -> Vec<testkit::moto::Request> {
+        self.inner.requests()
+    }
+
+    pub fn forget(&self) {
+        self.inner.reset_requests();
+    }
+
     /// The environment an AWS tool needs to talk to this moto and nothing else.
     pub fn env(&self, cmd: &mut Command, scratch: &Path) {
         for (name, value) in self.inner.aws_env(scratch) {

@@ -113,10 +113,20 @@ pub fn write_plain(dir: &Path, site: &Site) -> anyhow::Result<()> {
 
 /// Writes a dist directory with the one dist writer, holding `site` and two stand-in functions.
 pub fn write_dist(dir: &Path, site: &Site) -> anyhow::Result<()> {
+    write_dist_of(dir, site, 1)
+}
+
+/// The zip of a stand-in function, exactly as `dist` zips a real bootstrap; `version` changes its bytes.
+pub fn stand_in_zip(name: &str, version: u32) -> anyhow::Result<Vec<u8>> {
+    let suffix = if version > 1 { format!(" v{version}") } else { String::new() };
+    crate::package::zip_bootstrap(format!("#!/bin/sh\necho {name}{suffix}\n").as_bytes())
+}
+
+/// [`write_dist`] with the api function at `api_version`.
+pub fn write_dist_of(dir: &Path, site: &Site, api_version: u32) -> anyhow::Result<()> {
     let mut dist = DistWriter::create(dir)?;
     for (name, param) in [("api", "ApiCodeKey"), ("activity", "ActivityCodeKey")] {
-        // A stand-in for the function's code, zipped exactly as `dist` zips a real bootstrap.
-        let zip = crate::package::zip_bootstrap(format!("#!/bin/sh\necho {name}\n").as_bytes())?;
+        let zip = stand_in_zip(name, if name == "api" { api_version } else { 1 })?;
         dist.add_function(name, param, &zip)?;
     }
     for (rel, bytes) in site {
