@@ -99,6 +99,19 @@ impl Request {
         }
         let path = self.url.splitn(4, '/').nth(3).unwrap_or_default();
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        // Lambda's REST API: /2015-03-31/functions[/<name>[/code|/configuration|/versions]].
+        if let Some(rest) = path.strip_prefix("2015-03-31/functions") {
+            let tail = rest.trim_start_matches('/').split_once('/').map(|(_, t)| t);
+            return match (self.method.as_str(), rest.is_empty(), tail) {
+                ("POST", true, _) => "CreateFunction".into(),
+                ("GET", false, None) => "GetFunction".into(),
+                ("PUT", false, Some("code")) => "UpdateFunctionCode".into(),
+                ("PUT", false, Some("configuration")) => "UpdateFunctionConfiguration".into(),
+                ("GET", false, Some("configuration")) => "GetFunctionConfiguration".into(),
+                ("POST", false, Some("versions")) => "PublishVersion".into(),
+                (method, _, tail) => format!("Lambda {method} {}", tail.unwrap_or("function")),
+            };
+        }
         let what = if path.trim_end_matches('/').contains('/') { "object" } else { "bucket" };
         let sub = query.split('&').map(|kv| kv.split('=').next().unwrap_or_default()).find(|k| *k != "x-id");
         match sub.filter(|k| !k.is_empty()) {
@@ -366,6 +379,9 @@ mod tests {
         check("PUT", &format!("{m}/b/k.zip?x-id=PutObject"), none.clone(), "", ("S3 PUT object", true));
         check("HEAD", &format!("{m}/b/k.zip"), none.clone(), "", ("S3 HEAD object", false));
         check("GET", &format!("{m}/b?list-type=2&prefix=x"), none.clone(), "", ("S3 GET bucket?list-type", false));
-        check("POST", &format!("{m}/b?delete"), none, "<Delete/>", ("S3 POST bucket?delete", true));
+        check("POST", &format!("{m}/b?delete"), none.clone(), "<Delete/>", ("S3 POST bucket?delete", true));
+        check("GET", &format!("{m}/2015-03-31/functions/api"), none.clone(), "", ("GetFunction", false));
+        check("PUT", &format!("{m}/2015-03-31/functions/api/code"), none.clone(), "{}", ("UpdateFunctionCode", true));
+        check("POST", &format!("{m}/2015-03-31/functions"), none, "{}", ("CreateFunction", true));
     }
 }

@@ -8,6 +8,7 @@
 
 mod api_load;
 mod build_costs;
+mod cargo_lambda;
 mod cold_init;
 mod destroy;
 pub mod moto;
@@ -66,6 +67,8 @@ pub enum Scenario {
     BuildCosts,
     /// `sam deploy` and `cargo xtask deploy` side by side: first, no-op, one function changed
     Sam,
+    /// `cargo lambda deploy` and `cargo xtask deploy` of the same function: first, unchanged, changed
+    CargoLambda,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +78,7 @@ pub enum ReproProject {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Sync,
         Scenario::NoopDeploy,
         Scenario::Repro,
@@ -84,6 +87,7 @@ impl Scenario {
         Scenario::Destroy,
         Scenario::BuildCosts,
         Scenario::Sam,
+        Scenario::CargoLambda,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Scenario {
             Scenario::Destroy => "destroy",
             Scenario::BuildCosts => "build-costs",
             Scenario::Sam => "sam",
+            Scenario::CargoLambda => "cargo-lambda",
         }
     }
 
@@ -109,6 +114,7 @@ impl Scenario {
             Scenario::Destroy => "6. Destroy a versioned bucket",
             Scenario::BuildCosts => "7. Build costs",
             Scenario::Sam => "8. SAM side by side",
+            Scenario::CargoLambda => "9. cargo-lambda side by side",
         }
     }
 }
@@ -168,6 +174,7 @@ impl Bench {
                 Scenario::Destroy => destroy::run(&bench),
                 Scenario::BuildCosts => build_costs::run(&bench),
                 Scenario::Sam => sam::run(&bench),
+                Scenario::CargoLambda => cargo_lambda::run(&bench),
             };
             let outcome = Outcome {
                 name: scenario.name(),

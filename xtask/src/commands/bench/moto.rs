@@ -64,6 +64,47 @@ impl Moto {
     }
 }
 
+/// What one run of a tool did, as moto recorded it: operations, writes, bytes sent in uploads.
+pub struct Step {
+    pub exit: i32,
+    pub wall: f64,
+    pub ops: std::collections::BTreeMap<String, u64>,
+    pub writes: u64,
+    pub uploaded: u64,
+}
+
+impl Step {
+    pub fn op(&self, name: &str) -> u64 {
+        self.ops.get(name).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.ops.values().sum()
+    }
+}
+
+/// The operations whose request bodies carry the bytes a tool uploads.
+const UPLOADS: [&str; 3] = ["S3 PUT object", "UpdateFunctionCode", "CreateFunction"];
+
+impl Moto {
+    /// The requests recorded since the last [`Moto::forget`], as one tool's [`Step`]; forgets them.
+    pub fn step(&self, exit: i32, wall: f64) -> Step {
+        let requests = self.recorded();
+        self.forget();
+        let mut ops = std::collections::BTreeMap::new();
+        let (mut writes, mut uploaded) = (0, 0);
+        for r in &requests {
+            let op = r.operation();
+            writes += u64::from(r.is_write());
+            if UPLOADS.contains(&op.as_str()) {
+                uploaded += r.header("Content-Length").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            }
+            *ops.entry(op).or_insert(0) += 1;
+        }
+        Step { exit, wall, ops, writes, uploaded }
+    }
+}
+
 /// S3 object uploads among `requests`: `PUT /bucket/key` with no query (AWS CLI), the Rust SDK's
 /// `?x-id=PutObject`, or a multipart part (`?partNumber=`); not subresources (`?tagging`, `?acl`).
 pub fn object_puts<'a>(requests: &'a [Request], bucket: &str) -> impl Iterator<Item = &'a Request> {

@@ -4,11 +4,10 @@
 //! `--no-fail-on-empty-changeset`), and a deploy with one function changed. Both tools are counted
 //! by moto's own request recording, operation by operation.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use super::moto::Moto;
+use super::moto::{Moto, Step};
 use super::report::{Section, Table};
 use super::stack::{self, Project, generated_site, stand_in_zip, write_dist_of};
 use super::stats::{bytes, fmt_secs};
@@ -17,44 +16,6 @@ use crate::tools::Tools;
 
 const LIMIT: Duration = Duration::from_secs(600);
 const SAM_STACK: &str = "bench-sam";
-
-/// What one deploy did, as moto saw it.
-struct Step {
-    exit: i32,
-    wall: f64,
-    ops: BTreeMap<String, u64>,
-    writes: u64,
-    uploaded: u64,
-}
-
-impl Step {
-    fn op(&self, name: &str) -> u64 {
-        self.ops.get(name).copied().unwrap_or(0)
-    }
-
-    fn total(&self) -> u64 {
-        self.ops.values().sum()
-    }
-}
-
-/// The requests recorded since the last [`Moto::forget`], as a [`Step`].
-fn step(moto: &Moto, exit: i32, wall: f64) -> Step {
-    let requests = moto.recorded();
-    moto.forget();
-    let mut ops = BTreeMap::new();
-    let (mut writes, mut uploaded) = (0, 0);
-    for r in &requests {
-        let op = r.operation();
-        if r.is_write() {
-            writes += 1;
-        }
-        if op == "S3 PUT object" {
-            uploaded += r.header("Content-Length").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-        }
-        *ops.entry(op).or_insert(0) += 1;
-    }
-    Step { exit, wall, ops, writes, uploaded }
-}
 
 pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
     let sam_tools = Tools::ensure_bench(b.ctx)?;
@@ -119,7 +80,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         cmd.env("AWS_ENDPOINT_URL", moto.url.replace("127.0.0.1", "localhost")).env("SAM_CLI_TELEMETRY", "0");
         moto.forget();
         let run = proc::run(cmd, LIMIT)?;
-        Ok(step(&moto, run.output.status.code().unwrap_or(-1), run.wall.as_secs_f64()))
+        Ok(moto.step(run.output.status.code().unwrap_or(-1), run.wall.as_secs_f64()))
     };
     let ours_deploy = |api_version: u32, n: usize| -> anyhow::Result<Step> {
         let dist = scratch.path().join(format!("dist-{n}"));
@@ -127,7 +88,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         let dist_arg = dist.display().to_string();
         moto.forget();
         let run = stack::xtask(b, &moto, &project, &["deploy", "--from-dist", &dist_arg, "--json"], LIMIT)?;
-        Ok(step(&moto, 0, run.run.wall.as_secs_f64()))
+        Ok(moto.step(0, run.run.wall.as_secs_f64()))
     };
 
     write_zips(1)?;

@@ -124,9 +124,14 @@ pub fn stand_in_zip(name: &str, version: u32) -> anyhow::Result<Vec<u8>> {
 
 /// [`write_dist`] with the api function at `api_version`.
 pub fn write_dist_of(dir: &Path, site: &Site, api_version: u32) -> anyhow::Result<()> {
+    write_dist_zips(dir, site, &stand_in_zip("api", api_version)?)
+}
+
+/// [`write_dist`] with `api_zip` as the api function's zip.
+pub fn write_dist_zips(dir: &Path, site: &Site, api_zip: &[u8]) -> anyhow::Result<()> {
     let mut dist = DistWriter::create(dir)?;
     for (name, param) in [("api", "ApiCodeKey"), ("activity", "ActivityCodeKey")] {
-        let zip = stand_in_zip(name, if name == "api" { api_version } else { 1 })?;
+        let zip = if name == "api" { api_zip.to_vec() } else { stand_in_zip(name, 1)? };
         dist.add_function(name, param, &zip)?;
     }
     for (rel, bytes) in site {
