@@ -176,15 +176,24 @@ pub async fn record(c: &Clients, bucket: &Bucket, stack: &str, draft: Draft<'_>)
 /// everything. Every stack's records count, not only this one's: zips are content-addressed and
 /// shared, and one artifact bucket may serve several stacks (`--artifact-bucket`, a bootstrap
 /// bucket): another stack's live code is never pruned by this one's deploy.
+///
+/// Pruning waits for another time while another stack's lock is in the bucket: that deploy may be
+/// between uploading its zips and recording its release, when nothing refers to them yet.
 pub async fn prune(
     c: &Clients,
     bucket: &Bucket,
+    stack: &str,
     keep: usize,
     current: &Artifacts,
     parallel: usize,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Pruned> {
     if keep == 0 {
-        return Ok(0);
+        return Ok(Pruned::Deleted(0));
+    }
+    let own = crate::stack::lock::key(stack);
+    let locks = s3::list_keys(c, bucket, crate::stack::lock::PREFIX).await?.unwrap_or_default();
+    if let Some(other) = locks.into_iter().filter(|k| *k != own).min() {
+        return Ok(Pruned::Skipped(other));
     }
     let mut by_stack: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for key in s3::list_keys(c, bucket, "releases/").await?.unwrap_or_default() {
@@ -201,7 +210,7 @@ pub async fn prune(
             match read(c, bucket, &stack, *number).await? {
                 Some(release) => referenced.extend(release.keys()),
                 // An unreadable record could be protecting anything: prune nothing this time.
-                None => return Ok(0),
+                None => return Ok(Pruned::Deleted(0)),
             }
         }
     }
@@ -211,7 +220,27 @@ pub async fn prune(
         stale.extend(keys.into_iter().filter(|k| !referenced.contains(k)));
     }
     s3::delete_keys(c, bucket, &stale, parallel).await?;
-    Ok(stale.len())
+    Ok(Pruned::Deleted(stale.len()))
+}
+
+/// What [`prune`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pruned {
+    /// This many zips and site files deleted.
+    Deleted(usize),
+    /// Nothing: another stack's deploy holds this lock in the bucket.
+    Skipped(String),
+}
+
+impl std::fmt::Display for Pruned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pruned::Deleted(n) => write!(f, "{n} artifacts no recent release uses deleted"),
+            Pruned::Skipped(lock) => {
+                write!(f, "pruning left for later ({lock} is held: that deploy's new zips have no record yet)")
+            }
+        }
+    }
 }
 
 /// Now as `2026-12-02T05:28:33Z`.

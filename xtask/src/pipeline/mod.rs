@@ -451,8 +451,8 @@ impl Locked<'_> {
                     Ok(who) => who.arn().unwrap_or("unknown").to_string(),
                     Err(_) => "unknown".to_string(),
                 };
-                let kept = releases::keep_sources(c, artifact_bucket, template, &artifacts.site, args.site.parallel)
-                    .await?;
+                let kept =
+                    releases::keep_sources(c, artifact_bucket, template, &artifacts.site, args.site.parallel).await?;
                 let draft = releases::Draft {
                     artifacts,
                     template_key: kept.template_key,
@@ -463,12 +463,13 @@ impl Locked<'_> {
                     rollback_of: resolved.rollback_of,
                 };
                 let number = releases::record(c, artifact_bucket, stack_name, draft).await?;
+                let keep = args.keep_releases;
                 let pruned =
-                    releases::prune(c, artifact_bucket, args.keep_releases, artifacts, args.site.parallel).await?;
+                    releases::prune(c, artifact_bucket, stack_name, keep, artifacts, args.site.parallel).await?;
                 Ok((
                     (),
                     format!(
-                        "release {number} recorded ({} site files kept for rollbacks); {pruned} artifacts no recent release uses deleted",
+                        "release {number} recorded ({} site files kept for rollbacks); {pruned}",
                         kept.site_files_uploaded
                     ),
                 ))

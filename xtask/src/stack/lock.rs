@@ -84,8 +84,11 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Where every stack's lock lives in the artifact bucket.
+pub const PREFIX: &str = "locks/";
+
 pub fn key(stack: &str) -> String {
-    format!("locks/{stack}.json")
+    format!("{PREFIX}{stack}.json")
 }
 
 fn host() -> String {

@@ -260,9 +260,37 @@ fn environments_sharing_a_bucket_upload_a_promoted_dist_once() {
         assert!(listed.status.success(), "{}", listed.stderr);
         assert_eq!(listed.json.as_array().unwrap().len(), 1, "{env} has its own record");
     }
+    // Pruning waits while another stack's deploy holds its lock in the shared bucket: that deploy's
+    // new zips have no release record yet. A stray zip no release refers to shows it.
+    let s3 = rt.block_on(moto.s3());
+    let stray = format!("lambdas/api/{}.zip", "0".repeat(64));
+    let put = |key: &str, body: &'static [u8]| {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(body);
+        rt.block_on(s3.put_object().bucket(shared).key(key).body(body).send()).unwrap();
+    };
+    put(&stray, b"old zip");
+    put("locks/notes-dev.json", b"{}");
+    let release = |n: u32| {
+        let dir = project.dir.path().join(format!("dist-v{n}"));
+        write_dist(&dir, &format!("api v{n}"), &site_v1());
+        let dist = dir.display().to_string();
+        let args =
+            ["--allow-example-domains", "--env", "staging", "deploy", "--from-dist", &dist, "--keep-releases", "1"];
+        let run = xtask_in(&moto, &project, &args);
+        assert!(run.status.success(), "{}", run.stderr);
+        run
+    };
+    let exists = |key: &str| rt.block_on(s3.head_object().bucket(shared).key(key).send()).is_ok();
+    let waiting = release(2);
+    assert!(waiting.stderr.contains("pruning left for later (locks/notes-dev.json is held"), "{}", waiting.stderr);
+    assert!(exists(&stray));
+    rt.block_on(s3.delete_object().bucket(shared).key("locks/notes-dev.json").send()).unwrap();
+    release(3);
+    assert!(!exists(&stray), "pruned once no other deploy holds a lock");
+    assert!(exists(&api_key), "dev's live code is never pruned");
+
     let destroyed = xtask_in(&moto, &project, &["--env", "staging", "destroy", "--yes"]);
     assert!(destroyed.status.success(), "{}", destroyed.stderr);
-    let s3 = rt.block_on(moto.s3());
     assert!(rt.block_on(s3.head_object().bucket(shared).key(&api_key).send()).is_ok(), "dev's code stays");
     assert!(rt.block_on(s3.head_object().bucket(shared).key("locks/notes-staging.json").send()).is_err());
 }
