@@ -53,8 +53,10 @@ fn help_lists_every_command() {
     let out = xtask(&std::env::temp_dir(), &["--help"], &[]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["build", "dist", "deploy", "destroy", "sync", "lint", "dev", "test", "bench", "migrate", "outputs"]
-    {
+    for command in [
+        "build", "dist", "deploy", "destroy", "sync", "lint", "dev", "test", "bench", "migrate", "outputs", "plan",
+        "rollback",
+    ] {
         assert!(help.contains(&format!("\n  {command} ")), "`{command}` missing from --help:\n{help}");
     }
 }
@@ -112,7 +114,7 @@ fn aws_commands_refuse_placeholders_before_any_call() {
         ("deploy.toml", "[stack]\nname = \"s\"\nregion = \"us-east-1\"\n"),
         (".env", "AWS_ACCESS_KEY_ID=YOUR_ACCESS_KEY_ID_HERE\nAWS_SECRET_ACCESS_KEY=YOUR_SECRET_ACCESS_KEY_HERE\n"),
     ]);
-    for command in ["outputs", "deploy", "destroy", "sync"] {
+    for command in ["outputs", "deploy", "plan", "rollback", "destroy", "sync"] {
         let out = xtask(dir.path(), &[command], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
         assert_eq!(out.status.code(), Some(1), "{command}");
         expect![[r#"
