@@ -6,10 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::moto::{Moto, Step};
-use super::report::{Section, Table};
+use super::moto::{Moto, Step, side_by_side};
+use super::report::Section;
 use super::stack::{self, Project, generated_site, write_dist_zips};
-use super::stats::{bytes, fmt_secs};
 use super::{Env, proc};
 
 const LIMIT: Duration = Duration::from_secs(600);
@@ -89,24 +88,12 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ("function unchanged", cargo_lambda(1)?, ours(1)?),
         ("function changed", cargo_lambda(2)?, ours(2)?),
     ];
-    let mut table = Table::new(
+    let table = side_by_side(
         "Same moto, the same function bytes; requests as moto recorded them",
-        &["deploy", "tool", "exit", "wall", "requests", "writes", "bytes uploaded", "UpdateFunctionCode"],
+        ["cargo lambda deploy", "cargo xtask deploy"],
+        &rows,
+        &[("UpdateFunctionCode", "UpdateFunctionCode")],
     );
-    for (what, theirs, ours) in &rows {
-        for (tool, s) in [("cargo lambda deploy", theirs), ("cargo xtask deploy", ours)] {
-            table.row([
-                what.to_string(),
-                tool.to_string(),
-                s.exit.to_string(),
-                fmt_secs(s.wall),
-                s.total().to_string(),
-                s.writes.to_string(),
-                bytes(s.uploaded),
-                s.op("UpdateFunctionCode").to_string(),
-            ]);
-        }
-    }
     Ok(Section {
         method: format!(
             "One moto server. `cargo lambda deploy --binary-path bootstrap` deploys one function ({EXECUTABLE} as its \

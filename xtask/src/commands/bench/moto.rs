@@ -105,6 +105,35 @@ impl Moto {
     }
 }
 
+/// The table of a side-by-side scenario: per deploy, a row for each tool (exit, wall, requests,
+/// writes, bytes uploaded), then one column per operation in `columns` (header, operation).
+pub fn side_by_side(
+    caption: &str,
+    tools: [&str; 2],
+    rows: &[(&str, Step, Step)],
+    columns: &[(&str, &str)],
+) -> super::report::Table {
+    let mut header = vec!["deploy", "tool", "exit", "wall", "requests", "writes", "bytes uploaded"];
+    header.extend(columns.iter().map(|(h, _)| *h));
+    let mut table = super::report::Table::new(caption, &header);
+    for (what, theirs, ours) in rows {
+        for (tool, s) in [(tools[0], theirs), (tools[1], ours)] {
+            let mut cells = vec![
+                what.to_string(),
+                tool.to_string(),
+                s.exit.to_string(),
+                super::stats::fmt_secs(s.wall),
+                s.total().to_string(),
+                s.writes.to_string(),
+                super::stats::bytes(s.uploaded),
+            ];
+            cells.extend(columns.iter().map(|(_, op)| s.op(op).to_string()));
+            table.row(cells);
+        }
+    }
+    table
+}
+
 /// S3 object uploads among `requests`: `PUT /bucket/key` with no query (AWS CLI), the Rust SDK's
 /// `?x-id=PutObject`, or a multipart part (`?partNumber=`); not subresources (`?tagging`, `?acl`).
 pub fn object_puts<'a>(requests: &'a [Request], bucket: &str) -> impl Iterator<Item = &'a Request> {

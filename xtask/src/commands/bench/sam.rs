@@ -7,10 +7,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::moto::{Moto, Step};
+use super::moto::{Moto, Step, side_by_side};
 use super::report::{Section, Table};
 use super::stack::{self, Project, generated_site, stand_in_zip, write_dist_of};
-use super::stats::{bytes, fmt_secs};
 use super::{Env, proc};
 use crate::tools::Tools;
 
@@ -118,25 +117,12 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
     ];
 
-    let mut overview = Table::new(
+    let overview = side_by_side(
         "Same moto, same stack and zips; requests as moto recorded them",
-        &["deploy", "tool", "exit", "wall", "requests", "writes", "bytes uploaded", "HEAD object", "change sets"],
+        ["sam deploy", "cargo xtask deploy"],
+        &rows,
+        &[("HEAD object", "S3 HEAD object"), ("change sets", "CreateChangeSet")],
     );
-    for (what, sam_step, ours) in &rows {
-        for (tool, s) in [("sam deploy", sam_step), ("cargo xtask deploy", ours)] {
-            overview.row([
-                what.to_string(),
-                tool.to_string(),
-                s.exit.to_string(),
-                fmt_secs(s.wall),
-                s.total().to_string(),
-                s.writes.to_string(),
-                bytes(s.uploaded),
-                s.op("S3 HEAD object").to_string(),
-                s.op("CreateChangeSet").to_string(),
-            ]);
-        }
-    }
     let (_, sam_noop, ours_noop) = &rows[1];
     let mut by_op = Table::new(
         "Nothing changed: requests by operation (SAM with --no-fail-on-empty-changeset)",
