@@ -161,6 +161,7 @@ impl Bench {
                 ReproProject::Workspace
             }),
         };
+        let tree_before = source_tree(ctx);
         let mut outcomes = Vec::new();
         for scenario in scenarios {
             eprintln!("==> bench {}", scenario.name());
@@ -209,12 +210,37 @@ impl Bench {
             eprintln!("wrote {}", out.display());
         }
         let failed: Vec<&str> = outcomes.iter().filter(|o| o.result.is_err()).map(|o| o.name).collect();
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(anyhow::anyhow!("scenario(s) failed: {} (their errors are in the report)", failed.join(", ")))
+        if !failed.is_empty() {
+            return Err(anyhow::anyhow!("scenario(s) failed: {} (their errors are in the report)", failed.join(", ")));
         }
+        // Every build output belongs under the target dir: a file the bench left in the source tree
+        // would be found by the tidy tests, or committed.
+        let written: Vec<String> = source_tree(ctx)
+            .difference(&tree_before)
+            .filter(|p| out.as_ref().is_none_or(|o| ctx.root.join(p) != *o))
+            .cloned()
+            .collect();
+        if let Some(first) = written.first() {
+            return Err(crate::error::Refusal::new(
+                format!("the bench wrote {} file(s) inside the source tree, e.g. {first}", written.len()),
+                "a scenario builds or writes outside the target dir: point it at ctx.target_dir()",
+            )
+            .into());
+        }
+        Ok(())
     }
+}
+
+/// Every file of the project, relative to its root, outside `.git` and the target dir.
+fn source_tree(ctx: &Ctx) -> std::collections::BTreeSet<String> {
+    let target = ctx.target_dir();
+    walkdir::WalkDir::new(&ctx.root)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git" && e.path() != target)
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(&ctx.root).ok().map(|p| p.display().to_string()))
+        .collect()
 }
 
 fn load_average() -> String {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::moto::{Moto, object_puts};
 use super::report::{Section, Table};
 use super::stack::{self, Project, change_files, generated_site, write_dist, write_plain};
-use super::stats::{Summary, ratio, thousands};
+use super::stats::{Summary, bytes, ratio, thousands};
 use super::{Env, proc};
 
 const LIMIT: Duration = Duration::from_secs(1200);
@@ -36,7 +36,8 @@ fn changes(files: usize) -> [usize; 3] {
 }
 
 /// One size of the curve: a fresh moto and stack, then `reps` rounds of every change count.
-fn measure(b: &Env<'_>, files: usize, reps: usize) -> anyhow::Result<Vec<Vec<Sample>>> {
+/// Also the size of the site manifest in the artifact bucket afterwards.
+fn measure(b: &Env<'_>, files: usize, reps: usize) -> anyhow::Result<(Vec<Vec<Sample>>, Option<u64>)> {
     let moto = Moto::start(b.tools)?;
     let scratch = tempfile::tempdir()?;
     let distribution = stack::create_distribution(&moto, scratch.path())?;
@@ -107,7 +108,22 @@ fn measure(b: &Env<'_>, files: usize, reps: usize) -> anyhow::Result<Vec<Vec<Sam
             std::fs::remove_dir_all(&copy)?;
         }
     }
-    Ok(samples)
+    // What the site's bookkeeping weighs: the manifest a sync downloads and, on any change, uploads.
+    let aws = |args: &[&str]| -> Option<String> {
+        let mut cmd = Command::new("aws");
+        cmd.args(args).args(["--output", "text", "--endpoint-url", &moto.url]);
+        moto.env(&mut cmd, scratch.path());
+        let out = proc::run(cmd, LIMIT).ok()?.check("aws s3api").ok()?.stdout();
+        Some(out.trim().to_string()).filter(|s| !s.is_empty() && s != "None")
+    };
+    let query = format!("Buckets[?starts_with(Name, '{}-artifacts-')].Name", stack::STACK);
+    let key = format!("sites/{}/manifest.json", stack::STACK);
+    let manifest = aws(&["s3api", "list-buckets", "--query", &query]).and_then(|bucket| {
+        aws(&["s3api", "head-object", "--bucket", &bucket, "--key", &key, "--query", "ContentLength"])?
+            .parse::<u64>()
+            .ok()
+    });
+    Ok((samples, manifest))
 }
 
 pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
@@ -128,9 +144,17 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             "aws requests",
         ],
     );
-    let (mut rows, mut over) = (0, Vec::new());
+    let (mut rows, mut over, mut manifest_sizes) = (0, Vec::new(), Vec::new());
     for &(files, reps) in sizes(b.quick) {
-        let samples = measure(b, files, reps)?;
+        let (samples, manifest) = measure(b, files, reps)?;
+        if let Some(size) = manifest {
+            manifest_sizes.push(format!(
+                "{} files: {} ({} per file)",
+                thousands(files as u64),
+                bytes(size),
+                bytes(size / files as u64)
+            ));
+        }
         for (i, k) in changes(files).iter().enumerate() {
             let s = &samples[i];
             let col = |f: fn(&Sample) -> f64| Summary::of(&s.iter().map(f).collect::<Vec<_>>()).expect("reps > 0");
@@ -158,6 +182,12 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         }
     }
     let mut notes = Vec::new();
+    if !manifest_sizes.is_empty() {
+        notes.push(format!(
+            "the site manifest a sync downloads (and uploads again on any change): {}",
+            manifest_sizes.join(", ")
+        ));
+    }
     if let (Some(min), Some(max)) = (over.iter().copied().reduce(f64::min), over.iter().copied().reduce(f64::max)) {
         notes.push(format!(
             "reads are over the goal of ⌈N/1000⌉+2 in {} of {rows} rows, by {min}–{max}: besides the listing pages, a \
