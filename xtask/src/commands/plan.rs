@@ -31,7 +31,7 @@ pub struct Plan {
     /// Print the run's summary as JSON on stdout (needs --out for the markdown)
     #[arg(long, requires = "out")]
     pub json: bool,
-    /// Artifact bucket [default: <stack>-artifacts-<account>-<region>]
+    /// Artifact bucket [default: deploy.toml's env.NAME.artifact_bucket, else <stack>-artifacts-<account>-<region>]
     #[arg(long, value_name = "NAME")]
     pub artifact_bucket: Option<String>,
     #[command(flatten)]

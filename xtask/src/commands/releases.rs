@@ -16,7 +16,7 @@ pub struct Releases {
     /// Print them as JSON on stdout
     #[arg(long)]
     pub json: bool,
-    /// Artifact bucket holding the records [default: <stack>-artifacts-<account>-<region>]
+    /// Artifact bucket holding the records [default: deploy.toml's env.NAME.artifact_bucket, else <stack>-artifacts-<account>-<region>]
     #[arg(long, value_name = "NAME")]
     pub artifact_bucket: Option<String>,
 }

@@ -25,7 +25,7 @@ pub struct Sync {
     /// Print the summary as JSON on stdout
     #[arg(long)]
     pub json: bool,
-    /// Artifact bucket holding the site's bookkeeping [default: <stack>-artifacts-<account>-<region>]
+    /// Artifact bucket holding the site's bookkeeping [default: deploy.toml's env.NAME.artifact_bucket, else <stack>-artifacts-<account>-<region>]
     #[arg(long, value_name = "NAME")]
     pub artifact_bucket: Option<String>,
     #[command(flatten)]
