@@ -274,18 +274,40 @@ pub async fn upload_missing(
     if dry_run {
         return Ok(t);
     }
-    let results = futures::stream::iter(todo.into_iter().map(|f| async move {
+    let files =
+        todo.into_iter().map(|f| Verified { key: f.key.clone(), path: f.path.clone(), sha256: f.sha256.clone() });
+    put_verified(c, bucket, files.collect(), "application/zip", parallel).await?;
+    Ok(t)
+}
+
+/// A file of the dist to upload under `key`, whose bytes must still have the dist's `sha256`.
+pub struct Verified {
+    pub key: String,
+    pub path: std::path::PathBuf,
+    pub sha256: String,
+}
+
+/// Uploads `files`, `parallel` at a time: each read once, its sha256 checked against the dist's,
+/// and exactly those bytes sent with the checksum for S3 to verify.
+pub async fn put_verified(
+    c: &Clients,
+    bucket: &Bucket,
+    files: Vec<Verified>,
+    content_type: &str,
+    parallel: usize,
+) -> anyhow::Result<()> {
+    let results = futures::stream::iter(files.into_iter().map(|f| async move {
         let bytes = std::fs::read(&f.path).with_context(|| format!("cannot read {}", f.path.display()))?;
         if sha256_hex(&bytes) != f.sha256 {
             anyhow::bail!("{} changed since the dist was verified (its sha256 differs): rebuild it", f.path.display());
         }
-        s3::put_checked(c, bucket, &f.key, bytes, "application/zip", None).await
+        s3::put_checked(c, bucket, &f.key, bytes, content_type, None).await
     }))
     .buffer_unordered(parallel.max(1))
     .collect::<Vec<_>>()
     .await;
     results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-    Ok(t)
+    Ok(())
 }
 
 /// Puts the template in the bucket when it is too large to pass inline (51,200 bytes), unless its

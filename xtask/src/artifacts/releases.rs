@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use anyhow::Context;
-use futures::StreamExt;
-
+use super::bucket::{Verified, put_verified};
 use super::{Artifacts, KEY_PREFIX, SiteBundle, SiteFile};
 use crate::aws::Clients;
 use crate::aws::s3::{self, Bucket};
@@ -120,26 +118,17 @@ pub async fn keep_sources(
 ) -> anyhow::Result<Kept> {
     let template_key = super::bucket::upload_template(c, bucket, &template.sha256, &template.body).await?;
     let existing = s3::list_keys(c, bucket, SITE_PREFIX).await?.unwrap_or_default();
-    let mut todo: BTreeMap<String, &str> = BTreeMap::new();
+    let mut todo: BTreeMap<String, Verified> = BTreeMap::new();
     for (path, file) in &site.files {
         let key = site_key(&file.sha256);
         if !existing.contains(&key) {
-            todo.insert(key, path);
+            // Two paths with the same bytes are one object.
+            let file = Verified { key: key.clone(), path: site.root.join(path), sha256: file.sha256.clone() };
+            todo.insert(key, file);
         }
     }
     let uploaded = todo.len();
-    let results = futures::stream::iter(todo.into_iter().map(|(key, path)| async move {
-        let file = site.root.join(path);
-        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        if !key.ends_with(&super::sha256_hex(&bytes)) {
-            anyhow::bail!("{} changed since the dist was verified (its sha256 differs): rebuild it", file.display());
-        }
-        s3::put_checked(c, bucket, &key, bytes, "application/octet-stream", None).await
-    }))
-    .buffer_unordered(parallel.max(1))
-    .collect::<Vec<_>>()
-    .await;
-    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    put_verified(c, bucket, todo.into_values().collect(), "application/octet-stream", parallel).await?;
     Ok(Kept { template_key, site_files_uploaded: uploaded })
 }
 

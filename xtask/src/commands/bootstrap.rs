@@ -148,8 +148,7 @@ impl Bootstrap {
             effective: &effective,
             state: state.as_ref(),
             artifact_bucket: &bucket,
-            dry_run: false,
-            describe_only: false,
+            mode: update::Mode::Deploy,
             confirm: false,
         };
         let outcome = ui.phase("stack", update::run(&c, &request, ui)).await?;

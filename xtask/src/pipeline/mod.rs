@@ -28,23 +28,7 @@ use crate::site::state::Store;
 use crate::stack::lock::{self, LockArgs};
 use crate::stack::{migrations, preflight, repair, update};
 
-/// What a run may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Everything: the deploy itself.
-    Deploy,
-    /// Nothing: every decision is computed and reported.
-    DryRun,
-    /// Nothing either, but the stack's change set is created, described and deleted again, so the
-    /// summary holds CloudFormation's own list of changes and replacements.
-    Plan,
-}
-
-impl Mode {
-    pub fn writes(self) -> bool {
-        self == Mode::Deploy
-    }
-}
+pub use crate::stack::update::Mode;
 
 /// The flags every command that runs the pipeline shares (`deploy`, `rollback`).
 #[derive(clap::Args, Debug, Clone)]
@@ -390,8 +374,7 @@ impl Locked<'_> {
             effective: first.as_ref().unwrap_or(effective),
             state: state.as_ref(),
             artifact_bucket,
-            dry_run,
-            describe_only: mode == Mode::Plan,
+            mode,
             confirm: args.confirm,
         };
         let mut outcome = ui.phase("stack", update::run(c, &request, ui)).await?;

@@ -18,6 +18,24 @@ use crate::report::Ui;
 /// CloudFormation takes templates up to this size inline; larger ones go through the artifact bucket.
 const MAX_TEMPLATE_BODY: usize = 51_200;
 
+/// What a run may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Everything: the deploy itself.
+    Deploy,
+    /// Nothing: every decision is computed and reported.
+    DryRun,
+    /// Nothing either, but the stack's change set is created, described and deleted again, so the
+    /// summary holds CloudFormation's own list of changes and replacements.
+    Plan,
+}
+
+impl Mode {
+    pub fn writes(self) -> bool {
+        self == Mode::Deploy
+    }
+}
+
 /// What the stack phase is asked to do.
 pub struct Request<'a> {
     pub stack_name: &'a str,
@@ -26,9 +44,7 @@ pub struct Request<'a> {
     /// The stack as DescribeStacks reported it (None: it does not exist yet).
     pub state: Option<&'a StackState>,
     pub artifact_bucket: &'a Bucket,
-    pub dry_run: bool,
-    /// With `dry_run`: create the change set anyway, describe it and delete it again (a plan).
-    pub describe_only: bool,
+    pub mode: Mode,
     /// Show the change set and ask before executing it.
     pub confirm: bool,
 }
@@ -52,10 +68,10 @@ pub async fn run(c: &Clients, req: &Request<'_>, ui: &Ui) -> anyhow::Result<(Out
         return Ok((unchanged_outcome(s), format!("unchanged: {why}, CloudFormation skipped")));
     }
     let kind = if live.is_some() { ChangeSetType::Update } else { ChangeSetType::Create };
-    if req.dry_run && req.describe_only {
+    if req.mode == Mode::Plan {
         return describe_only(c, req, live, ui).await;
     }
-    if req.dry_run {
+    if req.mode == Mode::DryRun {
         let what = format!("would create a {} change set", kind.as_str());
         ui.with(|sum| sum.stack_action = what.clone());
         let outcome = live.map_or_else(
