@@ -18,9 +18,13 @@ const INVALIDATION_BUDGET: Duration = Duration::from_secs(40);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = notes_core::init::InitPhases::start();
     notes_core::config::install_crypto_provider();
+    init.mark("crypto");
     notes_core::config::init_lambda_logging();
+    init.mark("logging");
     let sdk = notes_core::config::sdk_config().await;
+    init.mark("sdk_config");
     let target = notes_core::config::pg_target(&sdk).ok_or("neither DATABASE_URL nor DB_HOST is set")?;
     let pg = Arc::new(Pg::new(target));
     let activity = Arc::new(PgActivity::new(pg.clone()));
@@ -29,6 +33,8 @@ async fn main() -> Result<(), Error> {
         Some(target) => Some(Arc::new(RedisCache::from_target(target)?.with_backoff(Duration::ZERO))),
         None => None,
     };
+    init.mark("clients");
+    init.log();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let (activity, search, cache) = (activity.clone(), search.clone(), cache.clone());
         async move {

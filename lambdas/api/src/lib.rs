@@ -47,12 +47,14 @@ impl AppState {
     /// `APP_DATA_BUCKET`, `DATABASE_URL` or `DB_*`, `REDIS_URL` or `REDIS_HOST`/`REDIS_PORT`/
     /// `REDIS_USER`/`REDIS_CACHE_NAME` (optional: no cache without them), `SITE_ORIGIN`,
     /// `AWS_ENDPOINT_URL`.
-    pub async fn from_env() -> Result<AppState, String> {
+    /// `init` gets the phases `sdk_config` and `clients`.
+    pub async fn from_env(init: &mut notes_core::init::InitPhases) -> Result<AppState, String> {
         use notes_core::config;
         config::install_crypto_provider();
         let table = config::var("NOTES_TABLE").ok_or("NOTES_TABLE is not set")?;
         let bucket = config::var("APP_DATA_BUCKET").ok_or("APP_DATA_BUCKET is not set")?;
         let sdk = config::sdk_config().await;
+        init.mark("sdk_config");
         let pg = config::pg_target(&sdk).ok_or("neither DATABASE_URL nor DB_HOST is set")?;
         let cache: Option<Arc<dyn Cache>> = match config::redis_target(&sdk) {
             Some(target) => {
@@ -61,14 +63,16 @@ impl AppState {
             None => None,
         };
         let pg = Arc::new(notes_core::postgres::Pg::new(pg));
-        Ok(AppState {
+        let state = AppState {
             notes: Arc::new(notes_core::dynamo::DynamoNotes::new(aws_sdk_dynamodb_client(&sdk), table)),
             activity: Arc::new(notes_core::postgres::PgActivity::new(pg.clone())),
             search: Arc::new(notes_core::search::PgSearch::new(pg)),
-            blobs: Arc::new(notes_core::blobs::S3Blobs::new(config::s3_client(&sdk), bucket)),
+            blobs: Arc::new(notes_core::blobs::S3Blobs::lazy(sdk.clone(), bucket)),
             cache,
             site_origin: config::var("SITE_ORIGIN"),
-        })
+        };
+        init.mark("clients");
+        Ok(state)
     }
 }
 

@@ -5,8 +5,14 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let mut init = notes_core::init::InitPhases::start();
     notes_core::config::install_crypto_provider();
+    init.mark("crypto");
     notes_core::config::init_lambda_logging();
-    let state = notes_api::AppState::from_env().await?;
-    lambda_http::run(notes_api::router(state)).await
+    init.mark("logging");
+    let state = notes_api::AppState::from_env(&mut init).await?;
+    let router = notes_api::router(state);
+    init.mark("router");
+    init.log();
+    lambda_http::run(router).await
 }

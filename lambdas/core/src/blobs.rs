@@ -1,5 +1,6 @@
 //! [`Blobs`] on S3: presigned URLs only, the API never proxies bytes.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,15 +11,35 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use crate::error::StoreError;
 use crate::ports::{Blobs, PresignedUpload};
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct S3Blobs {
-    client: Client,
+    client: S3Client,
     bucket: String,
+}
+
+#[derive(Debug)]
+enum S3Client {
+    Built(Client),
+    /// Built on first use from this config ([`S3Blobs::lazy`]).
+    Lazy(Box<aws_config::SdkConfig>, OnceLock<Client>),
 }
 
 impl S3Blobs {
     pub fn new(client: Client, bucket: impl Into<String>) -> S3Blobs {
-        S3Blobs { client, bucket: bucket.into() }
+        S3Blobs { client: S3Client::Built(client), bucket: bucket.into() }
+    }
+
+    /// The client is built on the first call ([`crate::config::s3_client`]): most cold starts of
+    /// the api serve no attachment, and building an SDK client is a tenth of a function's init.
+    pub fn lazy(config: aws_config::SdkConfig, bucket: impl Into<String>) -> S3Blobs {
+        S3Blobs { client: S3Client::Lazy(Box::new(config), OnceLock::new()), bucket: bucket.into() }
+    }
+
+    fn client(&self) -> &Client {
+        match &self.client {
+            S3Client::Built(client) => client,
+            S3Client::Lazy(config, client) => client.get_or_init(|| crate::config::s3_client(config)),
+        }
     }
 }
 
@@ -54,7 +75,7 @@ impl Blobs for S3Blobs {
     ) -> Result<PresignedUpload, StoreError> {
         let size = i64::try_from(size).map_err(StoreError::other)?;
         let request = self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -73,7 +94,7 @@ impl Blobs for S3Blobs {
 
     async fn presign_download(&self, key: &str, filename: &str, expires: Duration) -> Result<String, StoreError> {
         let request = self
-            .client
+            .client()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -85,7 +106,7 @@ impl Blobs for S3Blobs {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self.client().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
             Err(e) => Err(sdk(e)),
@@ -94,13 +115,13 @@ impl Blobs for S3Blobs {
 
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
-            self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk)?;
+            self.client().delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk)?;
         }
         Ok(())
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(sdk)?;
+        self.client().head_bucket().bucket(&self.bucket).send().await.map_err(sdk)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 //! | `REDIS_URL` | Redis URL (`redis://` or `rediss://`); wins over `REDIS_HOST` |
 //! | `REDIS_HOST`, `REDIS_PORT`, `REDIS_USER`, `REDIS_CACHE_NAME` | ElastiCache with IAM auth over TLS; see [`RedisTarget`] |
 //! | `SITE_ORIGIN` | the one origin CORS allows |
-//! | `AWS_ENDPOINT_URL` | honoured by the SDK (moto locally); S3 then uses path-style addressing |
+//! | `AWS_ENDPOINT_URL` | honoured by the SDK (moto locally); S3 then uses path-style addressing, and TLS trusts the system's roots instead of only Amazon's ([`SdkRoots`]) |
 //! | `AWS_REGION` | set by Lambda; the region RDS tokens are signed for |
 
 use std::time::{Duration, SystemTime};
@@ -48,11 +48,54 @@ pub fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
+/// Amazon Trust Services' five roots (see the file's header): what AWS's service endpoints chain to.
+pub const AWS_TRUST_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// Which roots the SDK's HTTPS client trusts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdkRoots {
+    /// AWS's own endpoints: [`AWS_TRUST_ROOTS`], compiled in. The system's store (hundreds of
+    /// certificates read and parsed at init, most of a function's cold start) is not loaded.
+    AmazonTrustServices,
+    /// An endpoint override (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_<SERVICE>`) may point at
+    /// anything (moto, a proxy, another cloud's emulator), and the China and isolated partitions'
+    /// endpoints are not certified by Amazon Trust Services: the system's roots.
+    Native,
+}
+
+impl SdkRoots {
+    pub fn from_env() -> SdkRoots {
+        SdkRoots::for_vars(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))))
+    }
+
+    /// From the environment's (name, value) pairs; an empty value counts as unset, as in [`var`].
+    pub fn for_vars(vars: impl IntoIterator<Item = (String, std::ffi::OsString)>) -> SdkRoots {
+        let native = vars.into_iter().any(|(k, v)| {
+            let v = v.to_string_lossy();
+            let v = v.trim();
+            let other_partition = v.starts_with("cn-") || v.contains("-iso");
+            (k.starts_with("AWS_ENDPOINT_URL") && !v.is_empty())
+                || (matches!(k.as_str(), "AWS_REGION" | "AWS_DEFAULT_REGION") && other_partition)
+        });
+        if native { SdkRoots::Native } else { SdkRoots::AmazonTrustServices }
+    }
+}
+
 /// The one HTTPS client of every SDK client: rustls with ring (the SDK crates' own TLS features
-/// are off; see the workspace Cargo.toml).
+/// are off; see the workspace Cargo.toml), trusting [`SdkRoots::from_env`].
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+    use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = match SdkRoots::from_env() {
+        SdkRoots::AmazonTrustServices => {
+            TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_TRUST_ROOTS.as_bytes())
+        }
+        SdkRoots::Native => TrustStore::default(),
+    };
+    let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context with a trust store only");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
 }
 
 /// SDK configuration from the environment (Lambda role credentials, region, `AWS_ENDPOINT_URL`),
@@ -61,7 +104,16 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
 pub async fn sdk_config() -> SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if on_lambda() {
+        // Lambda puts the role's credentials and the region in the environment, always: the
+        // default chains' profile, SSO, web-identity, ECS and IMDS providers (each building an
+        // HTTP client at init) have nothing to find there.
+        loader = loader
+            .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    }
+    loader
         .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
@@ -73,6 +125,12 @@ pub async fn sdk_config() -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .load()
         .await
+}
+
+/// Inside a Lambda sandbox with the role's credentials in the environment (the function's own
+/// `migrate` binary also runs on a laptop, where the default chains apply).
+fn on_lambda() -> bool {
+    var("AWS_LAMBDA_FUNCTION_NAME").is_some() && var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_REGION").is_some()
 }
 
 /// S3 client; path-style when an endpoint override (moto) is configured.
@@ -250,6 +308,51 @@ pub fn redis_target(config: &SdkConfig) -> Option<RedisTarget> {
 
 #[cfg(test)]
 mod tests {
+    use super::SdkRoots;
+
+    #[test]
+    fn the_embedded_aws_roots_are_amazon_trust_services() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        use sha2::Digest;
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(super::AWS_TRUST_ROOTS.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("every certificate parses");
+        let fingerprints: Vec<String> = certs.iter().map(|c| hex::encode(sha2::Sha256::digest(c.as_ref()))).collect();
+        // From https://www.amazontrust.com/repository/: Amazon Root CA 1-4, Starfield Services G2.
+        assert_eq!(
+            fingerprints,
+            [
+                "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+                "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+                "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+                "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
+                "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+            ]
+        );
+        // What the SDK's rustls provider does with them (it panics on one it cannot add).
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in certs {
+            roots.add(cert).expect("a usable trust anchor");
+        }
+        assert_eq!(roots.len(), 5);
+    }
+
+    #[test]
+    fn sdk_roots_are_native_only_under_an_override_or_in_another_partition() {
+        let check = |vars: &[(&str, &str)], expect: SdkRoots| {
+            let vars = vars.iter().map(|(k, v)| (k.to_string(), std::ffi::OsString::from(v)));
+            assert_eq!(SdkRoots::for_vars(vars), expect);
+        };
+        check(&[("AWS_REGION", "eu-west-1"), ("AWS_LAMBDA_FUNCTION_NAME", "api")], SdkRoots::AmazonTrustServices);
+        check(&[("AWS_ENDPOINT_URL", " ")], SdkRoots::AmazonTrustServices);
+        check(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")], SdkRoots::Native);
+        check(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://ddb.internal")], SdkRoots::Native);
+        check(&[("AWS_REGION", "us-gov-west-1")], SdkRoots::AmazonTrustServices);
+        check(&[("AWS_REGION", "cn-north-1")], SdkRoots::Native);
+        check(&[("AWS_REGION", "us-iso-east-1")], SdkRoots::Native);
+    }
+
     #[test]
     fn rds_token_has_the_documented_shape() {
         let credentials =

@@ -18,6 +18,7 @@ pub mod config;
 pub mod dynamo;
 pub mod dynamo_setup;
 pub mod error;
+pub mod init;
 pub mod model;
 pub mod ports;
 pub mod postgres;

@@ -16,7 +16,11 @@ async fn main() -> Result<(), Error> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
+    let mut init = notes_core::init::InitPhases::start();
     notes_core::config::init_lambda_logging();
+    init.mark("logging");
+    // The SDK config and the database connection are built per invocation, in the handler.
+    init.log();
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
         let report = notes_migrate::run_from_env().await?;
         tracing::info!(applied = ?report.applied, "migrations done");

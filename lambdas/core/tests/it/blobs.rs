@@ -85,7 +85,8 @@ async fn s3_blobs_keep_the_contract() {
     let client = testkit::aws::s3_client(&config);
     let bucket = testkit::unique_name("blobs-");
     client.create_bucket().bucket(&bucket).send().await.unwrap();
-    let blobs = S3Blobs::new(client, bucket);
+    // As the api builds it: the client on first use, from the SDK config.
+    let blobs = S3Blobs::lazy(config, bucket);
     let upload = |url: &str, headers: &[(String, String)], body: &[u8]| {
         let url = url.to_string();
         let headers = headers.to_vec();

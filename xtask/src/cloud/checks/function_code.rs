@@ -86,13 +86,18 @@ pub fn function_files(root: &Path, src: &Path) -> anyhow::Result<Vec<PathBuf>> {
 pub fn code_actions(root: &Path, src: &Path) -> anyhow::Result<Needs> {
     let files = function_files(root, src)?;
     // A fluent SDK call is always followed by its builder's methods (`.table_name(..)`, `.send()`),
-    // which tells `client.query()` from `uri.query()`.
-    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)\s*\.[a-z]").expect("valid regex");
+    // which tells `client.query()` from `uri.query()`. That follower is looked at, not matched, so
+    // `self.client().put_object()` yields both calls.
+    let call = regex::Regex::new(r"\.([a-z][a-z0-9_]*)\(\)").expect("valid regex");
+    let chained = |end: usize, text: &str| {
+        let rest = text[end..].trim_start();
+        rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_lowercase())
+    };
     let mut needs = Needs::new();
     for file in &files {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
         let shown = file.strip_prefix(root).unwrap_or(file).display().to_string();
-        for m in call.captures_iter(&text) {
+        for m in call.captures_iter(&text).filter(|m| chained(m.get(0).expect("whole match").end(), &text)) {
             for sdk in SDK_OPERATIONS.iter().filter(|o| o.method == &m[1]) {
                 if text.contains(&format!("aws_sdk_{}", sdk.service)) {
                     for action in sdk.actions {
