@@ -1,6 +1,7 @@
 //! Reading a dist directory back (`deploy --from-dist DIR`): every file it lists is verified
 //! against `manifest.json` and `SHA256SUMS`, so a deploy never uploads bytes `dist` did not write.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -40,7 +41,11 @@ impl Artifacts {
             .into());
         }
         let manifest: Manifest = serde_json::from_value(value).map_err(invalid)?;
-        verify_sha256sums(dir)?;
+        // The one pass that reads and hashes every file; the manifest is then checked against it.
+        let verified = verify_sha256sums(dir)?;
+        if verified.get("manifest.json").map(|v| v.sha256.as_str()) != Some(sha256_hex(text.as_bytes()).as_str()) {
+            return Err(corrupt(dir, "manifest.json changed while it was being verified"));
+        }
         let mut functions = Vec::new();
         for (function, entry) in &manifest.functions {
             let expected_key = function_key(function, &entry.sha256);
@@ -51,7 +56,7 @@ impl Artifacts {
                 ));
             }
             let path = dir.join(&entry.key);
-            verify_file(dir, &path, &entry.sha256, entry.size)?;
+            verify_listed(dir, &verified, &entry.key, &entry.sha256, entry.size)?;
             functions.push(FunctionArtifact {
                 function: function.clone(),
                 code_key_parameter: entry.code_key_parameter.clone(),
@@ -67,7 +72,7 @@ impl Artifacts {
             if rel.split('/').any(|part| part.is_empty() || part == "." || part == "..") || rel.contains('\\') {
                 return Err(corrupt(dir, &format!("site path {rel:?} is not a plain relative path")));
             }
-            verify_file(dir, &root.join(rel), &file.sha256, file.size)?;
+            verify_listed(dir, &verified, &format!("site/{rel}"), &file.sha256, file.size)?;
         }
         Ok(Artifacts { functions, site: SiteBundle { root, files: manifest.site }, git_commit: manifest.git_commit })
     }
@@ -81,30 +86,47 @@ fn corrupt(dir: &Path, what: &str) -> anyhow::Error {
     .into()
 }
 
-fn verify_file(dir: &Path, path: &Path, sha256: &str, size: u64) -> anyhow::Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", path.display())))?;
-    let actual = sha256_hex(&bytes);
-    if actual != sha256 || bytes.len() as u64 != size {
+/// A file the manifest lists must be one `SHA256SUMS` lists, with the same sha256 and size.
+fn verify_listed(
+    dir: &Path,
+    verified: &BTreeMap<String, Verified>,
+    rel: &str,
+    sha256: &str,
+    size: u64,
+) -> anyhow::Result<()> {
+    let Some(actual) = verified.get(rel) else {
+        return Err(corrupt(dir, &format!("the manifest lists {rel}, SHA256SUMS does not")));
+    };
+    if actual.sha256 != sha256 || actual.size != size {
         return Err(corrupt(
             dir,
             &format!(
-                "{} has sha256 {actual} ({} bytes), the manifest says {sha256} ({size} bytes)",
-                path.display(),
-                bytes.len()
+                "{} has sha256 {} ({} bytes), the manifest says {sha256} ({size} bytes)",
+                dir.join(rel).display(),
+                actual.sha256,
+                actual.size
             ),
         ));
     }
     Ok(())
 }
 
+/// A file as `verify_sha256sums` read it.
+#[derive(Debug)]
+pub struct Verified {
+    pub sha256: String,
+    pub size: u64,
+}
+
 /// Checks `DIR/SHA256SUMS` like `sha256sum -c`, and more: every line names a plain relative path
 /// (no absolute path, no `..`), and the lines name exactly the files of the directory
 /// (`manifest.json` included), so nothing unlisted rides along and nothing listed is missing.
-pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
+/// Returns what it read of each file, by relative path: each file is read and hashed once.
+pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<BTreeMap<String, Verified>> {
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path)
         .map_err(|e| corrupt(dir, &format!("cannot read {}: {e}", sums_path.display())))?;
-    let mut listed = std::collections::BTreeSet::new();
+    let mut listed = BTreeMap::new();
     for line in sums.lines().filter(|l| !l.trim().is_empty()) {
         let Some((hash, rel)) = line.split_once("  ") else {
             return Err(corrupt(dir, &format!("malformed SHA256SUMS line {line:?}")));
@@ -112,7 +134,7 @@ pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
         if !is_plain_relative(rel) {
             return Err(corrupt(dir, &format!("SHA256SUMS lists {rel:?}, which is not a plain relative path")));
         }
-        if !listed.insert(rel.to_string()) {
+        if listed.contains_key(rel) {
             return Err(corrupt(dir, &format!("SHA256SUMS lists {rel} twice")));
         }
         let path = dir.join(rel);
@@ -123,8 +145,9 @@ pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
         if actual != hash {
             return Err(corrupt(dir, &format!("{rel} has sha256 {actual}, SHA256SUMS says {hash}")));
         }
+        listed.insert(rel.to_string(), Verified { sha256: actual, size: bytes.len() as u64 });
     }
-    if !listed.contains("manifest.json") {
+    if !listed.contains_key("manifest.json") {
         return Err(corrupt(dir, "SHA256SUMS does not list manifest.json"));
     }
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
@@ -133,11 +156,11 @@ pub fn verify_sha256sums(dir: &Path) -> anyhow::Result<()> {
             continue;
         }
         let rel = entry.path().strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
-        if rel != "SHA256SUMS" && !listed.contains(&rel) {
+        if rel != "SHA256SUMS" && !listed.contains_key(&rel) {
             return Err(corrupt(dir, &format!("{rel} is in the dist but not in SHA256SUMS")));
         }
     }
-    Ok(())
+    Ok(listed)
 }
 
 /// `a/b.txt`: not empty, not absolute, no `.`/`..`/empty segment, no backslash.

@@ -99,23 +99,37 @@ impl DistWriter {
         let manifest =
             Manifest { functions: self.functions, git_commit, site: self.site, tools, version: MANIFEST_VERSION };
         let stage = self.staging.path();
-        std::fs::write(stage.join("manifest.json"), manifest.to_json())?;
-        write_sha256sums(stage)?;
+        let json = manifest.to_json();
+        std::fs::write(stage.join("manifest.json"), &json)?;
+        // The hashes taken when the bytes were written; the read-back below is the one pass that
+        // reads every file again and checks them.
+        let mut known: BTreeMap<String, String> =
+            manifest.functions.values().map(|f| (f.key.clone(), f.sha256.clone())).collect();
+        known.extend(manifest.site.iter().map(|(rel, f)| (format!("site/{rel}"), f.sha256.clone())));
+        known.insert("manifest.json".into(), sha256_hex(json.as_bytes()));
+        write_sha256sums(stage, &known)?;
         let artifacts = Artifacts::from_dist(stage).context("the staged dist does not verify")?;
         Ok(Staged { staging: self.staging, out: self.out, artifacts })
     }
 }
 
 impl Staged {
-    /// Moves the staged dist over the output and returns it read back from there.
+    /// Moves the staged dist over the output (one rename: the files verified are the files in
+    /// place) and returns it with its paths there.
     pub fn commit(self) -> anyhow::Result<Artifacts> {
         replace_dir(self.staging, &self.out)?;
-        Artifacts::from_dist(&self.out)
+        let mut artifacts = self.artifacts;
+        for f in &mut artifacts.functions {
+            f.path = self.out.join(&f.key);
+        }
+        artifacts.site.root = self.out.join("site");
+        Ok(artifacts)
     }
 }
 
-/// Writes `DIR/SHA256SUMS` over every other file under `DIR`, sorted, `sha256sum -c` format.
-fn write_sha256sums(dir: &Path) -> anyhow::Result<()> {
+/// Writes `DIR/SHA256SUMS` over every other file under `DIR`, sorted, `sha256sum -c` format; a
+/// file's hash from `known` (relative path -> sha256) when the writer took it, else read and hashed.
+fn write_sha256sums(dir: &Path, known: &BTreeMap<String, String>) -> anyhow::Result<()> {
     let mut lines = String::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry?;
@@ -135,8 +149,11 @@ fn write_sha256sums(dir: &Path) -> anyhow::Result<()> {
         if rel.contains('\n') || rel.contains('\\') {
             anyhow::bail!("{rel:?} cannot be listed in SHA256SUMS");
         }
-        let bytes = std::fs::read(entry.path())?;
-        lines.push_str(&format!("{}  {rel}\n", sha256_hex(&bytes)));
+        let sha256 = match known.get(&rel) {
+            Some(sha256) => sha256.clone(),
+            None => sha256_hex(&std::fs::read(entry.path())?),
+        };
+        lines.push_str(&format!("{sha256}  {rel}\n"));
     }
     std::fs::write(dir.join("SHA256SUMS"), lines)?;
     Ok(())
