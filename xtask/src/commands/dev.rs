@@ -25,9 +25,8 @@ impl Dev {
         let args = &self.args;
         let mut cargo = Command::new("cargo");
         cargo
-            .args(["run", "--locked", "--package", "notes-dev", "--bin", "notes-dev", "--", "--project-dir"])
-            .arg(&ctx.root)
-            .args(args)
+            .args(["run", "--locked", "--package", "notes-dev", "--bin", "notes-dev", "--"])
+            .args(dev_server_args(&ctx.root, args))
             .current_dir(&ctx.root);
         // `--backends local` starts moto: the pinned one, from the tools venv (installed once).
         let local = args.iter().zip(args.iter().skip(1)).any(|(a, b)| a == "--backends" && b == "local")
@@ -48,5 +47,30 @@ impl Dev {
             // The dev server (or cargo) has printed the cause and the hint already.
             std::process::exit(status.code().unwrap_or(1));
         }
+    }
+}
+
+/// The dev server's command line: the user's arguments, then `--project-dir ROOT`. After them: the
+/// dev server refuses its own flags before a subcommand (`dev token alice` would fail), and a
+/// global flag after one is taken.
+fn dev_server_args(root: &std::path::Path, args: &[String]) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    out.push("--project-dir".into());
+    out.push(root.into());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_project_dir_follows_the_users_arguments() {
+        let check = |args: &[&str], expect: &str| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let argv = super::dev_server_args(std::path::Path::new("/repo"), &args);
+            assert_eq!(argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "), expect);
+        };
+        check(&[], "--project-dir /repo");
+        check(&["token", "alice"], "token alice --project-dir /repo");
+        check(&["--no-watch", "--backends", "local"], "--no-watch --backends local --project-dir /repo");
     }
 }
