@@ -1,7 +1,7 @@
-//! The bench's statistics and Markdown rendering on fixed inputs (no measurement, no wall clock).
+//! The bench's statistics and Markdown rendering on fixed inputs, and the CPU time a run reports.
 
 use expect_test::expect;
-use xtask::commands::bench::report::{Outcome, Section, Table, document};
+use xtask::commands::bench::report::{Chart, Outcome, Section, Table, document};
 use xtask::commands::bench::stats::{Summary, bytes, percentile, ratio, thousands};
 
 #[test]
@@ -65,6 +65,7 @@ fn report_renders_tables_and_errors() {
                 method: "How it was measured.".into(),
                 tables: vec![table],
                 notes: vec!["a note".into()],
+                charts: vec![Chart { file: "sync-calls".into(), title: "Calls per sync".into(), ..Chart::default() }],
             }),
             seconds: 59.4,
         },
@@ -103,6 +104,8 @@ fn report_renders_tables_and_errors() {
         | 0 | 0 | 182 ms (174–189) |
         | 1 | 2 | a\|b |
 
+        ![Calls per sync](xtask/bench/charts/sync-calls.svg)
+
         - a note
 
         _scenario wall time: 59 s_
@@ -115,4 +118,15 @@ fn report_renders_tables_and_errors() {
 
     "#]]
     .assert_eq(&doc);
+}
+
+#[test]
+fn a_run_reports_the_cpu_time_its_child_used() {
+    use std::time::Duration;
+    use xtask::commands::bench::proc;
+    let mut busy = std::process::Command::new("sh");
+    busy.args(["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"]);
+    let run = proc::run(busy, Duration::from_secs(120)).unwrap().check("a busy shell").unwrap();
+    // Other tests' children can only add to it (the counter is per process): a lower bound.
+    assert!(run.cpu >= Duration::from_millis(50), "{:?} of CPU in {:?}", run.cpu, run.wall);
 }

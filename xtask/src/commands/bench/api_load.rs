@@ -191,6 +191,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![table],
         notes,
+        charts: Vec::new(),
     })
 }
 

@@ -107,5 +107,6 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![table],
         notes: Vec::new(),
+        charts: Vec::new(),
     })
 }

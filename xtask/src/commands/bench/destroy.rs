@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::Env;
+use super::chart::{Chart, Series};
 use super::moto::Moto;
 use super::report::{Section, Table};
 use super::stack::{self, Project, generated_site, write_dist};
@@ -102,12 +103,15 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ],
     );
     let mut notes = Vec::new();
+    let (mut calls, mut floors) = (Vec::new(), Vec::new());
     for &(n, reps) in sizes(b.quick) {
         let (samples, fill_secs) = measure(b, n, reps)?;
         let floor = n.div_ceil(1000) * 2;
         let col = |f: fn(&Sample) -> f64| Summary::of(&samples.iter().map(f).collect::<Vec<_>>()).expect("reps > 0");
         let (lists, deletes) = (col(|s| s.lists as f64), col(|s| s.deletes as f64));
         let total = lists.median + deletes.median;
+        calls.push((n as f64, total));
+        floors.push((n as f64, floor as f64));
         let left: Vec<String> =
             samples.iter().map(|s| s.left.map_or("deleted".to_string(), |n| format!("{n} versions left"))).collect();
         let phases: Vec<f64> = samples.iter().filter_map(|s| s.empty_phase).collect();
@@ -147,6 +151,16 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             .into(),
         tables: vec![table],
         notes,
+        charts: vec![Chart {
+            file: "destroy-calls".into(),
+            title: "List + delete calls to empty a versioned bucket".into(),
+            x_label: "object versions (log scale)".into(),
+            y_label: "calls (median)".into(),
+            series: vec![
+                Series { name: "xtask destroy".into(), points: calls },
+                Series { name: "floor ⌈N/1000⌉×2".into(), points: floors },
+            ],
+        }],
     })
 }
 

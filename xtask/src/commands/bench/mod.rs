@@ -9,6 +9,7 @@
 mod api_load;
 mod build_costs;
 mod cargo_lambda;
+mod chart;
 mod cold_init;
 mod destroy;
 pub mod moto;
@@ -24,6 +25,7 @@ mod sync;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 use crate::Ctx;
@@ -205,9 +207,17 @@ impl Bench {
         let machine = machine_info(&load_before);
         let versions = versions(&bench);
         let doc = report::document(&mode, &machine, &versions, &outcomes);
+        let mut charts = Vec::new();
         if let Some(out) = &out {
             std::fs::write(out, &doc)?;
             eprintln!("wrote {}", out.display());
+            let dir = out.parent().unwrap_or(&ctx.root).join(report::CHARTS_DIR);
+            for chart in outcomes.iter().filter_map(|o| o.result.as_ref().ok()).flat_map(|s| &s.charts) {
+                std::fs::create_dir_all(&dir)?;
+                let path = dir.join(format!("{}.svg", chart.file));
+                std::fs::write(&path, chart.svg()).with_context(|| format!("cannot write {}", path.display()))?;
+                charts.push(path);
+            }
         }
         let failed: Vec<&str> = outcomes.iter().filter(|o| o.result.is_err()).map(|o| o.name).collect();
         if !failed.is_empty() {
@@ -217,7 +227,7 @@ impl Bench {
         // would be found by the tidy tests, or committed.
         let written: Vec<String> = source_tree(ctx)
             .difference(&tree_before)
-            .filter(|p| out.as_ref().is_none_or(|o| ctx.root.join(p) != *o))
+            .filter(|p| out.as_ref().is_none_or(|o| ctx.root.join(p) != *o) && !charts.contains(&ctx.root.join(p)))
             .cloned()
             .collect();
         if let Some(first) = written.first() {

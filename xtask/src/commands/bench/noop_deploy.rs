@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Env;
+use super::chart::{Chart, Series};
 use super::moto::Moto;
 use super::report::{Section, Table};
 use super::stack::{self, Project, XtaskRun, generated_site, write_dist};
@@ -121,7 +122,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         Some(r) => vec![format!("a no-op deploy made write calls beyond its lock: {}", r.json["aws_calls"])],
         None => Vec::new(),
     };
-    let curve = curve(b)?;
+    let (curve, chart) = curve(b)?;
     Ok(Section {
         method: format!(
             "moto's server on a loopback port, the deploy tests' moto-friendly stack. One first deploy creates it \
@@ -133,15 +134,17 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![overview, by_op, phases, curve],
         notes,
+        charts: vec![chart],
     })
 }
 
-/// No-op deploys at each site size: calls, reads, writes, listing pages, wall.
-fn curve(b: &Env<'_>) -> anyhow::Result<Table> {
+/// No-op deploys at each site size: calls, reads, writes, listing pages, wall; and its chart.
+fn curve(b: &Env<'_>) -> anyhow::Result<(Table, Chart)> {
     let mut table = Table::new(
         "No-op deploy as the site grows (a new moto per size; fresh copy each run)",
         &["site files", "runs", "AWS calls", "reads", "writes", "S3.ListObjectsV2", "wall"],
     );
+    let (mut calls, mut listings) = (Vec::new(), Vec::new());
     for &(files, reps) in curve_sizes(b.quick) {
         let moto = Moto::start(b.tools)?;
         let scratch = tempfile::tempdir()?;
@@ -161,6 +164,9 @@ fn curve(b: &Env<'_>) -> anyhow::Result<Table> {
         }
         let col = |f: &dyn Fn(&XtaskRun) -> f64| Summary::of(&runs.iter().map(f).collect::<Vec<_>>()).expect("reps");
         let num = |r: &XtaskRun, k: &str| r.json[k].as_u64().unwrap_or(0) as f64;
+        let n = files as f64;
+        calls.push((n, col(&|r| num(r, "aws_calls_total")).median));
+        listings.push((n, col(&|r| r.call("S3.ListObjectsV2") as f64).median));
         table.row([
             super::stats::thousands(files as u64),
             reps.to_string(),
@@ -171,5 +177,15 @@ fn curve(b: &Env<'_>) -> anyhow::Result<Table> {
             col(&|r| r.run.wall.as_secs_f64()).secs(),
         ]);
     }
-    Ok(table)
+    let chart = Chart {
+        file: "noop-deploy-calls".into(),
+        title: "AWS calls of a deploy with nothing changed".into(),
+        x_label: "site files (log scale)".into(),
+        y_label: "calls (median)".into(),
+        series: vec![
+            Series { name: "all calls".into(), points: calls },
+            Series { name: "S3.ListObjectsV2".into(), points: listings },
+        ],
+    };
+    Ok((table, chart))
 }

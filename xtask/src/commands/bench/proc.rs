@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-/// A finished run: what it printed, how it exited, how long it took (wall clock).
+/// A finished run: what it printed, how it exited, how long it took (wall clock), and the CPU
+/// time (user + system) it and its children used.
 pub struct Run {
     pub output: Output,
     pub wall: Duration,
+    pub cpu: Duration,
 }
 
 impl Run {
@@ -52,14 +54,33 @@ pub fn run(mut cmd: Command, limit: Duration) -> anyhow::Result<Run> {
     cmd.stdin(Stdio::null());
     wrapped.stdin(Stdio::null());
     let program = cmd.get_program().to_string_lossy().into_owned();
+    let cpu_before = children_cpu();
     let start = Instant::now();
     let output = wrapped.output().with_context(|| format!("cannot run {program}"))?;
     let wall = start.elapsed();
+    // Children waited for by other threads meanwhile would count too; the scenarios that read
+    // `cpu` run one tool at a time.
+    let cpu = children_cpu().saturating_sub(cpu_before);
     if output.status.code() == Some(124) {
         anyhow::bail!("{program} did not finish within {} s and was stopped", limit.as_secs());
     }
-    Ok(Run { output, wall })
+    Ok(Run { output, wall, cpu })
 }
+
+/// User + system CPU time of every child this process has waited for (`cutime` + `cstime` of
+/// `/proc/self/stat`, in clock ticks of 10 ms); zero where there is no such file.
+pub fn children_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // `state` is field 3 of stat(5), so field n is fields[n - 3]: cutime 16, cstime 17.
+    let ticks = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(16) + ticks(17)) * 1000 / CLOCK_TICKS_PER_SEC)
+}
+
+/// `sysconf(_SC_CLK_TCK)`, 100 on every Linux this runs on.
+const CLOCK_TICKS_PER_SEC: u64 = 100;
 
 /// The first line a tool prints for `args` (stdout, else stderr), or `not found`.
 pub fn version(program: impl AsRef<OsStr>, args: &[&str]) -> String {

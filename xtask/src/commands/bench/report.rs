@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+pub use super::chart::Chart;
+
 /// A Markdown table.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -44,7 +46,12 @@ pub struct Section {
     pub tables: Vec<Table>,
     /// Observations worth a line each (warnings, deviations, errors reported by tools).
     pub notes: Vec<String>,
+    /// Growth curves as SVG, written under [`CHARTS_DIR`] next to the report and linked from it.
+    pub charts: Vec<Chart>,
 }
+
+/// Where the charts go, relative to the report's directory.
+pub const CHARTS_DIR: &str = "xtask/bench/charts";
 
 /// A scenario's outcome: its results, or the error that stopped it.
 #[derive(Debug)]
@@ -65,6 +72,9 @@ impl Outcome {
                 }
                 for table in &section.tables {
                     let _ = writeln!(out, "{}", table.markdown());
+                }
+                for chart in &section.charts {
+                    let _ = writeln!(out, "![{}]({CHARTS_DIR}/{}.svg)\n", chart.title, chart.file);
                 }
                 for note in &section.notes {
                     let _ = writeln!(out, "- {note}");

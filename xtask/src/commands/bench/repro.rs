@@ -97,6 +97,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![table, size_table],
         notes,
+        charts: Vec::new(),
     })
 }
 

@@ -155,5 +155,6 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![overview, by_op],
         notes,
+        charts: Vec::new(),
     })
 }

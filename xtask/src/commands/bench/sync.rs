@@ -7,6 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use super::chart::{Chart, Series};
 use super::moto::{Moto, object_puts};
 use super::report::{Section, Table};
 use super::stack::{self, Project, change_files, generated_site, write_dist, write_plain};
@@ -17,6 +18,10 @@ const LIMIT: Duration = Duration::from_secs(1200);
 
 struct Sample {
     ours_secs: f64,
+    /// User + system CPU of the xtask process.
+    ours_cpu: f64,
+    /// `sha256sum` over the same dist's files, CPU (user + system).
+    sha256sum_cpu: f64,
     ours_puts: f64,
     ours_reads: f64,
     ours_writes: f64,
@@ -84,6 +89,7 @@ fn measure(b: &Env<'_>, files: usize, reps: usize) -> anyhow::Result<(Vec<Vec<Sa
                     let requests = moto.since(mark);
                     ours = Some((
                         run.run.wall.as_secs_f64(),
+                        run.run.cpu.as_secs_f64(),
                         object_puts(&requests, &site_bucket).count(),
                         run.json["aws_read_calls"].as_u64().unwrap_or_default(),
                         run.json["aws_write_calls"].as_u64().unwrap_or_default(),
@@ -98,9 +104,11 @@ fn measure(b: &Env<'_>, files: usize, reps: usize) -> anyhow::Result<(Vec<Vec<Sa
             let (ours, cli) = (ours.expect("ran"), cli.expect("ran"));
             samples[i].push(Sample {
                 ours_secs: ours.0,
-                ours_puts: ours.1 as f64,
-                ours_reads: ours.2 as f64,
-                ours_writes: ours.3 as f64,
+                ours_cpu: ours.1,
+                sha256sum_cpu: sha256sum_cpu(&dist)?,
+                ours_puts: ours.2 as f64,
+                ours_reads: ours.3 as f64,
+                ours_writes: ours.4 as f64,
                 cli_secs: cli.0,
                 cli_puts: cli.1 as f64,
                 cli_requests: cli.2 as f64,
@@ -138,13 +146,16 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             "xtask sync: wall",
             "aws s3 sync: wall",
             "wall ratio (aws / xtask)",
+            "xtask CPU",
+            "CPU / sha256sum",
             "xtask reads",
             "reads goal ⌈N/1000⌉+2",
             "xtask writes",
             "aws requests",
         ],
     );
-    let (mut rows, mut over, mut manifest_sizes) = (0, Vec::new(), Vec::new());
+    let (mut rows, mut over, mut manifest_sizes, mut slow_noop) = (0, Vec::new(), Vec::new(), Vec::new());
+    let mut series = [("xtask sync", Vec::new()), ("aws s3 sync", Vec::new()), ("goal (reads)", Vec::new())];
     for &(files, reps) in sizes(b.quick) {
         let (samples, manifest) = measure(b, files, reps)?;
         if let Some(size) = manifest {
@@ -161,7 +172,17 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             let (ow, cw) = (col(|s| s.ours_secs), col(|s| s.cli_secs));
             let goal = files.div_ceil(1000) + 2;
             let reads = col(|s| s.ours_reads);
+            let (cpu, hash) = (col(|s| s.ours_cpu), col(|s| s.sha256sum_cpu));
+            if *k == 0 && cpu.median > 2.0 * hash.median.max(0.01) {
+                slow_noop.push(format!("{} files: {}", thousands(files as u64), ratio(cpu.median, hash.median)));
+            }
             rows += 1;
+            if *k == 0 {
+                let n = files as f64;
+                series[0].1.push((n, reads.median + col(|s| s.ours_writes).median));
+                series[1].1.push((n, col(|s| s.cli_requests).median));
+                series[2].1.push((n, goal as f64));
+            }
             if reads.median > goal as f64 {
                 over.push(reads.median - goal as f64);
             }
@@ -174,6 +195,8 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
                 ow.secs(),
                 cw.secs(),
                 ratio(cw.median, ow.median),
+                cpu.secs(),
+                ratio(cpu.median, hash.median),
                 reads.count(),
                 goal.to_string(),
                 col(|s| s.ours_writes).count(),
@@ -182,6 +205,12 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         }
     }
     let mut notes = Vec::new();
+    if !slow_noop.is_empty() {
+        notes.push(format!(
+            "a sync with nothing changed used more than 2× the CPU of `sha256sum` over the same files (the goal): {}",
+            slow_noop.join(", ")
+        ));
+    }
     if !manifest_sizes.is_empty() {
         notes.push(format!(
             "the site manifest a sync downloads (and uploads again on any change): {}",
@@ -206,7 +235,9 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
              reset to now, as in a CI checkout) and each tool syncs it (`cargo xtask sync --from-dist` — the xtask \
              binary run directly, no cargo — and `aws s3 sync DIR s3://bucket/`), taking turns at going first. \
              PUTs are object uploads counted in moto's access log for both tools; xtask calls are its own count \
-             (SDK interceptor, `--json`), aws requests every request moto logged for the CLI. `aws s3 sync` \
+             (SDK interceptor, `--json`), aws requests every request moto logged for the CLI. xtask CPU is the \
+             process's user + system time (its local work: reading and hashing the dist, planning, the SDK), \
+             beside `sha256sum` over the same dist's files (10 ms resolution). `aws s3 sync` \
              compares size and mtime, so a fresh checkout re-uploads everything; it also sets no per-file \
              Cache-Control, writes no config.json and invalidates nothing, all of which `xtask sync` does. Our \
              writes include the bookkeeping: the lock (taken, removed), the site manifest and the pending \
@@ -215,7 +246,26 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         ),
         tables: vec![table],
         notes,
+        charts: vec![Chart {
+            file: "sync-calls".into(),
+            title: "AWS calls of a sync with nothing changed (fresh checkout)".into(),
+            x_label: "site files (log scale)".into(),
+            y_label: "calls (median)".into(),
+            series: series.into_iter().map(|(name, points)| Series { name: name.into(), points }).collect(),
+        }],
     })
+}
+
+/// CPU seconds (user + system) of `sha256sum` over every file of `dir`.
+fn sha256sum_cpu(dir: &std::path::Path) -> anyhow::Result<f64> {
+    let mut cmd = Command::new("sha256sum");
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry?;
+        if entry.file_type().is_file() {
+            cmd.arg(entry.path());
+        }
+    }
+    Ok(proc::run(cmd, LIMIT)?.check("sha256sum")?.cpu.as_secs_f64())
 }
 
 /// `aws s3 sync DIR s3://bucket/` against moto; its wall time in seconds.
