@@ -101,14 +101,19 @@ fn dist_costs(b: &Env<'_>, what: &str, root: &Path, target: &Path, edit: &str) -
     );
     let mut notes = Vec::new();
     let mut previous: Option<BTreeMap<String, String>> = None;
-    for step in ["clean", "nothing changed", "after a one-line edit"] {
-        if step == "after a one-line edit" {
+    for step in [DistStep::Clean, DistStep::Unchanged, DistStep::Edited] {
+        if step == DistStep::Edited {
             edit_main(&root.join(edit))?;
         }
-        eprintln!("    dist: {step}");
+        let label = match step {
+            DistStep::Clean => "clean".to_string(),
+            DistStep::Unchanged => "nothing changed".to_string(),
+            DistStep::Edited => format!("after a one-line edit in `{edit}`"),
+        };
+        eprintln!("    dist: {label}");
         let start = Instant::now();
         let artifacts = build_dist(&compiler, &target.join("dist"), Budgets::Warn, &Ui::plain("bench"))
-            .with_context(|| format!("dist ({step}) failed"))?;
+            .with_context(|| format!("dist ({label}) failed"))?;
         let wall = start.elapsed();
         let keys: BTreeMap<String, String> =
             artifacts.functions.iter().map(|f| (f.function.clone(), f.key.clone())).collect();
@@ -121,25 +126,35 @@ fn dist_costs(b: &Env<'_>, what: &str, root: &Path, target: &Path, edit: &str) -
         } else {
             changed.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
         };
-        let row_label = if step == "after a one-line edit" { format!("{step} in `{edit}`") } else { step.to_string() };
-        table.row([row_label, fmt_secs(wall.as_secs_f64()), keys.len().to_string(), changed.len().to_string(), which]);
-        if step == "nothing changed" {
-            if wall > Duration::from_secs(3) {
-                notes.push(format!(
-                    "`dist` with nothing changed took {}: the goal is ≤ 3 s",
-                    fmt_secs(wall.as_secs_f64())
-                ));
+        table.row([label, fmt_secs(wall.as_secs_f64()), keys.len().to_string(), changed.len().to_string(), which]);
+        match step {
+            DistStep::Clean => {}
+            DistStep::Unchanged => {
+                if wall > Duration::from_secs(3) {
+                    let took = fmt_secs(wall.as_secs_f64());
+                    notes.push(format!("`dist` with nothing changed took {took}: the goal is ≤ 3 s"));
+                }
+                if !changed.is_empty() {
+                    notes.push("`dist` with nothing changed changed a zip: the build is not reproducible".into());
+                }
             }
-            if !changed.is_empty() {
-                notes.push("`dist` with nothing changed changed a zip: the build is not reproducible".into());
+            DistStep::Edited => {
+                if changed.len() != 1 {
+                    let n = changed.len();
+                    notes.push(format!("a one-line edit in `{edit}` changed {n} zips: the goal is exactly one"));
+                }
             }
-        }
-        if step == "after a one-line edit" && changed.len() != 1 {
-            notes.push(format!("a one-line edit in `{edit}` changed {} zips: the goal is exactly one", changed.len()));
         }
         previous = Some(keys);
     }
     Ok((table, notes))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DistStep {
+    Clean,
+    Unchanged,
+    Edited,
 }
 
 /// A one-line code change the binary must show: a string kept alive at the top of `fn main`.
