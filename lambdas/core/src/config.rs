@@ -91,7 +91,8 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         }
         SdkRoots::Native => TrustStore::default(),
     };
-    let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context with a trust store only");
+    // `build` cannot fail with a trust store alone; were it ever to, the default (system roots) still verifies.
+    let context = TlsContext::builder().with_trust_store(trust).build().unwrap_or_default();
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
