@@ -1,4 +1,5 @@
-//! The bench's statistics and Markdown rendering on fixed inputs, and the CPU time a run reports.
+//! The bench's statistics and Markdown rendering on fixed inputs, the CPU time a run reports, and a quick
+//! bench run that must leave the checkout as it found it.
 
 use expect_test::expect;
 use xtask::commands::bench::report::{Chart, Outcome, Section, Table, document};
@@ -129,4 +130,37 @@ fn a_run_reports_the_cpu_time_its_child_used() {
     let run = proc::run(busy, Duration::from_secs(120)).unwrap().check("a busy shell").unwrap();
     // Other tests' children can only add to it (the counter is per process): a lower bound.
     assert!(run.cpu >= Duration::from_millis(50), "{:?} of CPU in {:?}", run.cpu, run.wall);
+}
+
+/// `git status --porcelain --untracked-files=all` of the project: what `cargo xtask test`'s tidy
+/// tests would see besides the committed tree.
+fn tree_status(root: &std::path::Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(root)
+        .output()
+        .expect("git runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_quick_bench_leaves_the_source_tree_as_it_found_it() {
+    // The quick `repro` scenario builds two copies of a project with cargo-lambda (a build that once
+    // landed in the source tree and broke these tests): its builds go under the target dir and the
+    // report where `--out` says, so the tidy tests after a bench see what they saw before.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("BENCHMARKS.md");
+    let before = tree_status(&root);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--project-dir")
+        .arg(&root)
+        .args(["bench", "repro", "--quick", "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("(`repro`)") && text.contains("artifacts whose sha256 differs"), "{text}");
+    assert_eq!(tree_status(&root), before, "the bench changed the checkout");
 }
