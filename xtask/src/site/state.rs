@@ -4,7 +4,7 @@
 //! - `manifest.json` ([`Manifest`]): each published file's sha256, MD5, size and headers. A listing
 //!   of the site bucket shows sizes and ETags but not headers: the manifest is what says a header
 //!   changed. The listing, not the manifest, is the truth about which bytes are there. Stored
-//!   gzipped (about 75 bytes per file instead of 270: a sync downloads it every run and uploads it
+//!   gzipped (about 50 bytes per file instead of 270: a sync downloads it every run and uploads it
 //!   on every change); a plain-JSON one, as earlier versions wrote it, is still read.
 //! - `pending-invalidation.json` ([`Pending`]): CloudFront paths to invalidate that CloudFront has
 //!   not accepted yet. Written before the first upload and cleared only once CloudFront has taken
