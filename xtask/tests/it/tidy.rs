@@ -311,3 +311,38 @@ fn the_bench_baseline_builds_with_the_workspaces_release_profile() {
         "make [profile.release] of xtask/bench/hello-lambda/Cargo.toml the workspace's"
     );
 }
+
+/// GitHub's anchor of a heading: lower case, punctuation other than `-` and `_` dropped, spaces
+/// turned into `-`.
+fn heading_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// README's speed and minimality figures link to the BENCHMARKS.md section that measured them: a
+/// link whose section was renamed or dropped would point at nothing.
+#[test]
+fn every_link_into_benchmarks_md_names_one_of_its_sections() {
+    let bench = std::fs::read_to_string(project_root().join("BENCHMARKS.md")).expect("BENCHMARKS.md exists");
+    let anchors: std::collections::BTreeSet<String> =
+        bench.lines().filter_map(|l| l.strip_prefix("## ")).map(heading_anchor).collect();
+    let mut links = 0;
+    let mut broken = Vec::new();
+    for (path, text) in text_files().iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "md")) {
+        for part in text.split("BENCHMARKS.md#").skip(1) {
+            let anchor: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_').collect();
+            links += 1;
+            if !anchors.contains(&anchor) {
+                broken.push(format!("{}: #{anchor}", path.display()));
+            }
+        }
+    }
+    assert!(links >= 5, "README links {links} BENCHMARKS.md sections: its figures should each link theirs");
+    assert!(broken.is_empty(), "links to BENCHMARKS.md sections that do not exist: {broken:?} (sections: {anchors:?})");
+    assert_eq!(heading_anchor("1. Site sync vs `aws s3 sync` (`sync`)"), "1-site-sync-vs-aws-s3-sync-sync");
+}
