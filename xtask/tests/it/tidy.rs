@@ -342,7 +342,7 @@ fn every_link_into_benchmarks_md_names_one_of_its_sections() {
             }
         }
     }
-    assert!(links >= 5, "README links {links} BENCHMARKS.md sections: its figures should each link theirs");
+    assert!(links >= 5, "the docs link {links} BENCHMARKS.md sections: README's figures should each link theirs");
     assert!(broken.is_empty(), "links to BENCHMARKS.md sections that do not exist: {broken:?} (sections: {anchors:?})");
     assert_eq!(heading_anchor("1. Site sync vs `aws s3 sync` (`sync`)"), "1-site-sync-vs-aws-s3-sync-sync");
 }
