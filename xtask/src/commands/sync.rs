@@ -92,10 +92,10 @@ impl Sync {
                 ui.phase("lock", lock::acquire(&c, &req, &self.lock, &ui)).await?
             };
             let synced = async {
-                let pending =
+                let published =
                     ui.phase("site", publish::sync_site(&c, &target, &outputs, &artifacts.site, &opts, &ui)).await?;
                 ui.phase("invalidation", async {
-                    Ok(((), invalidation::invalidate(&c, &target, &pending, &opts, &ui).await?))
+                    Ok(((), invalidation::invalidate(&c, &target, &published, &opts, &ui).await?))
                 })
                 .await
             }

@@ -417,10 +417,10 @@ impl Locked<'_> {
         }
         let store = Store { bucket: artifact_bucket.clone(), stack: stack_name.to_string() };
         if let Some(target) = Target::of(&outcome.outputs, account, store, ui) {
-            let pending =
+            let published =
                 ui.phase("site", publish::sync_site(c, &target, &outcome.outputs, &artifacts.site, &opts, ui)).await?;
             ui.phase("invalidation", async {
-                let detail = invalidation::invalidate(c, &target, &pending, &opts, ui).await?;
+                let detail = invalidation::invalidate(c, &target, &published, &opts, ui).await?;
                 Ok(((), detail))
             })
             .await?;

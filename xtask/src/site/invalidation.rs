@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::publish::{SyncOptions, Target};
+use super::publish::{Published, SyncOptions, Target};
 use super::state::Pending;
 use crate::aws::Clients;
 use crate::report::Ui;
@@ -80,18 +80,28 @@ pub fn collapse(paths: &[String], limit: usize) -> Vec<String> {
     }
 }
 
-/// Invalidates `pending` (this run's paths and earlier runs' that CloudFront never accepted).
+/// Invalidates the published paths (this run's and earlier runs' that CloudFront never accepted),
+/// then records the manifest of the published files with what is still pending: nothing once
+/// CloudFront took the invalidation, every path when it did not.
 pub async fn invalidate(
     c: &Clients,
     target: &Target,
-    pending: &[String],
+    published: &Published,
     opts: &SyncOptions,
     ui: &Ui,
 ) -> anyhow::Result<String> {
+    let record = |paths: &[String]| {
+        let distribution = target.distribution.clone().unwrap_or_default();
+        let pending = Pending { distribution, paths: paths.iter().cloned().collect() };
+        async move { if opts.dry_run { Ok(()) } else { published.record(c, &target.store, pending).await } }
+    };
+    let pending = &published.paths;
     if pending.is_empty() {
+        record(&[]).await?;
         return Ok("nothing to invalidate".into());
     }
     let Some(distribution) = &target.distribution else {
+        record(&[]).await?;
         ui.note("the stack has no DistributionId output: no invalidation");
         return Ok("skipped (no DistributionId output)".into());
     };
@@ -101,23 +111,35 @@ pub async fn invalidate(
         return Ok(format!("would invalidate {}", paths.join(" ")));
     }
     let mut delay = Duration::from_secs(5);
-    let id = loop {
+    let accepted = loop {
         match crate::aws::cloudfront::invalidate(&c.cloudfront, distribution, &paths, opts.wait, &c.deadline).await {
-            Ok(id) => break id,
+            Ok(id) => break Ok(id),
             Err(err) if crate::aws::cloudfront::is_busy(&err) => {
                 ui.line(format!(
                     "    CloudFront has too many invalidations in progress for {distribution}; retrying in {}s",
                     delay.as_secs()
                 ));
-                c.deadline.check("waiting for CloudFront to accept the invalidation")?;
+                if let Err(err) = c.deadline.check("waiting for CloudFront to accept the invalidation") {
+                    break Err(err);
+                }
                 c.deadline.sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
-            Err(err) => return Err(err),
+            Err(err) => break Err(err),
+        }
+    };
+    let id = match accepted {
+        Ok(id) => id,
+        Err(err) => {
+            // The files are published; the paths stay pending for the next run.
+            if let Err(record_err) = record(pending).await {
+                ui.note(format!("cannot record the site manifest: {record_err:#}"));
+            }
+            return Err(err);
         }
     };
     // Accepted: nothing is pending any more.
-    target.store.write_pending(c, &Pending { distribution: distribution.clone(), paths: Default::default() }).await?;
+    record(&[]).await?;
     let done = if opts.wait { " completed" } else { "" };
     Ok(format!("{id}{done}: {}", paths.join(" ")))
 }

@@ -110,6 +110,7 @@ mod tests {
         let manifest = Manifest {
             version: 2,
             files: known.iter().map(|(k, b)| (k.to_string(), entry(b, k.contains(".1")))).collect(),
+            pending: None,
         };
         let p = plan(&local, &listing, &manifest, max_delete);
         let mut out: Vec<String> = p.uploads().map(|k| format!("upload {k}: {}", p.reasons[k])).collect();
@@ -184,7 +185,11 @@ mod tests {
         let mut local = BTreeMap::from([("index.html".to_string(), entry("v1", false))]);
         local.get_mut("index.html").unwrap().cache_control = "max-age=60".into();
         let listing = BTreeMap::from([("index.html".to_string(), listed("v1"))]);
-        let manifest = Manifest { version: 2, files: BTreeMap::from([("index.html".to_string(), entry("v1", false))]) };
+        let manifest = Manifest {
+            version: 2,
+            files: BTreeMap::from([("index.html".to_string(), entry("v1", false))]),
+            pending: None,
+        };
         let p = plan(&local, &listing, &manifest, 100);
         assert_eq!(p.pages, ["index.html"]);
         assert_eq!(p.reasons["index.html"], "changed");

@@ -3,10 +3,12 @@
 //! (see [`super::plan`]). The bookkeeping lives in the artifact bucket ([`super::state`]).
 //!
 //! A run that is interrupted (even killed) leaves a state the next run repairs: the paths to
-//! invalidate are recorded before the first upload, the manifest is written after the last one,
-//! and the next run's listing finds whatever is missing, different or stray.
+//! invalidate are recorded (in the manifest, beside the files it vouched for so far) before the
+//! first upload, the manifest of the new files is written after the last one (once CloudFront took
+//! the invalidation, by [`invalidation::invalidate`]), and the next run's listing finds whatever is
+//! missing, different or stray.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use futures::StreamExt;
@@ -80,6 +82,34 @@ impl Target {
     }
 }
 
+/// What a site sync leaves to the invalidation phase: the paths to invalidate, and the manifest to
+/// record once CloudFront has taken them ([`Published::record`]).
+pub struct Published {
+    /// This run's paths and any an earlier run left pending, sorted.
+    pub paths: Vec<String>,
+    /// The files now in the site bucket.
+    files: BTreeMap<String, Entry>,
+    /// What the artifact bucket holds now.
+    recorded: Manifest,
+    /// An earlier xtask's `pending-invalidation.json` is there, to delete once recorded.
+    legacy: bool,
+}
+
+impl Published {
+    /// Writes the manifest of the published files with `pending` still to invalidate (when it
+    /// differs from what is recorded), then removes an earlier xtask's pending object.
+    pub async fn record(&self, c: &Clients, store: &Store, pending: Pending) -> anyhow::Result<()> {
+        let manifest = Manifest { version: MANIFEST_VERSION, files: self.files.clone(), pending: Some(pending) };
+        if manifest != self.recorded {
+            store.write_manifest(c, &manifest).await?;
+        }
+        if self.legacy {
+            store.delete_legacy_pending(c).await?;
+        }
+        Ok(())
+    }
+}
+
 fn entry(f: &crate::artifacts::SiteFile) -> Entry {
     Entry {
         sha256: f.sha256.clone(),
@@ -91,8 +121,8 @@ fn entry(f: &crate::artifacts::SiteFile) -> Entry {
     }
 }
 
-/// Syncs the site; returns the CloudFront paths still to invalidate (this run's and any a previous
-/// run left pending) and the phase's detail line.
+/// Syncs the site; returns what the invalidation phase needs (the CloudFront paths still to
+/// invalidate: this run's and any a previous run left pending) and the phase's detail line.
 pub async fn sync_site(
     c: &Clients,
     target: &Target,
@@ -100,7 +130,7 @@ pub async fn sync_site(
     bundle: &SiteBundle,
     opts: &SyncOptions,
     ui: &Ui,
-) -> anyhow::Result<(Vec<String>, String)> {
+) -> anyhow::Result<(Published, String)> {
     let (config, missing) = super::config_from_outputs(outputs);
     let config = config.to_bytes();
     if !missing.is_empty() {
@@ -165,10 +195,13 @@ pub async fn sync_site(
         .map(|k| (k.clone(), local[k].fingerprinted))
         .chain(p.deletes.iter().map(|k| (k.clone(), manifest.files.get(k).is_some_and(|e| e.fingerprinted))))
         .collect();
-    let mut pending = match &target.distribution {
-        Some(distribution) => target.store.pending(c, distribution).await?,
-        None => Default::default(),
+    // What earlier runs left to invalidate: in the manifest, or (written by an earlier xtask) beside it.
+    let (recorded_pending, legacy) = match (&target.distribution, &manifest.pending) {
+        (None, _) => (BTreeSet::new(), false),
+        (Some(distribution), Some(pending)) => (pending.paths_for(distribution), false),
+        (Some(distribution), None) => target.store.legacy_pending(c, distribution).await?,
     };
+    let mut pending = recorded_pending.clone();
     pending.extend(invalidation::paths(&changed));
     let detail = format!(
         "{} uploaded, {} unchanged, {} deleted{}",
@@ -177,16 +210,25 @@ pub async fn sync_site(
         p.deletes.len(),
         if p.kept.is_empty() { String::new() } else { format!(", {} strays kept", p.kept.len()) }
     );
+    let mut published =
+        Published { paths: pending.iter().cloned().collect(), files: local, recorded: manifest, legacy };
     if opts.dry_run {
-        return Ok((pending.into_iter().collect(), detail));
+        return Ok((published, detail));
     }
 
     // The intent first: if this run dies after an upload, the next one still invalidates.
     if let Some(distribution) = &target.distribution
         && !changed.is_empty()
+        && (pending != recorded_pending || published.recorded.pending.is_none())
     {
-        target.store.write_pending(c, &Pending { distribution: distribution.clone(), paths: pending.clone() }).await?;
+        let intent = Manifest {
+            pending: Some(Pending { distribution: distribution.clone(), paths: pending.clone() }),
+            ..published.recorded.clone()
+        };
+        target.store.write_manifest(c, &intent).await?;
+        published.recorded = intent;
     }
+    let local = &published.files;
     let upload = |key: String| {
         let e = local[&key].clone();
         let path = bundle.root.join(&key);
@@ -218,9 +260,5 @@ pub async fn sync_site(
         }
     }
     s3::delete_keys(c, &target.site, &p.deletes, opts.parallel).await?;
-    let published = Manifest { version: MANIFEST_VERSION, files: local };
-    if published != manifest {
-        target.store.write_manifest(c, &published).await?;
-    }
-    Ok((pending.into_iter().collect(), detail))
+    Ok((published, detail))
 }

@@ -6,9 +6,13 @@
 //!   changed. The listing, not the manifest, is the truth about which bytes are there. Stored
 //!   gzipped (about 50 bytes per file instead of 270: a sync downloads it every run and uploads it
 //!   on every change); a plain-JSON one, as earlier versions wrote it, is still read.
-//! - `pending-invalidation.json` ([`Pending`]): CloudFront paths to invalidate that CloudFront has
-//!   not accepted yet. Written before the first upload and cleared only once CloudFront has taken
-//!   the invalidation, so an interrupted or failed run's paths are invalidated by the next one.
+//!   It also holds the CloudFront paths to invalidate that CloudFront has not accepted yet
+//!   ([`Pending`]): recorded before the first upload and cleared only once CloudFront has taken the
+//!   invalidation, so an interrupted or failed run's paths are invalidated by the next one. One
+//!   object, so that a sync reads its bookkeeping with one GET.
+//! - `pending-invalidation.json`: where xtasks before that kept the pending paths. Read only when
+//!   the manifest has no `pending` field (one written by such an xtask, or none at all), and
+//!   deleted once its paths are in the manifest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +38,9 @@ pub struct Entry {
 pub struct Manifest {
     pub version: u32,
     pub files: BTreeMap<String, Entry>,
+    /// None in a manifest written before it held the pending paths (or when there is none).
+    #[serde(default)]
+    pub pending: Option<Pending>,
 }
 
 impl Manifest {
@@ -63,6 +70,13 @@ pub struct Pending {
     pub paths: BTreeSet<String>,
 }
 
+impl Pending {
+    /// The paths pending for `distribution` (none when they were for another one).
+    pub fn paths_for(&self, distribution: &str) -> BTreeSet<String> {
+        if self.distribution == distribution { self.paths.clone() } else { BTreeSet::new() }
+    }
+}
+
 /// Where one stack's site state lives.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -75,7 +89,7 @@ impl Store {
         format!("sites/{}/manifest.json", self.stack)
     }
 
-    fn pending_key(&self) -> String {
+    fn legacy_pending_key(&self) -> String {
         format!("sites/{}/pending-invalidation.json", self.stack)
     }
 
@@ -90,16 +104,19 @@ impl Store {
         s3::put_checked(c, &self.bucket, &self.manifest_key(), manifest.encode()?, "application/gzip", None).await
     }
 
-    /// The paths a previous run left to invalidate (for this distribution).
-    pub async fn pending(&self, c: &Clients, distribution: &str) -> anyhow::Result<BTreeSet<String>> {
-        let bytes = s3::get(c, &self.bucket, &self.pending_key()).await?;
-        let pending = bytes.and_then(|b| serde_json::from_slice::<Pending>(&b).ok()).unwrap_or_default();
-        Ok(if pending.distribution == distribution { pending.paths } else { BTreeSet::new() })
+    /// The paths an earlier xtask left to invalidate in `pending-invalidation.json` (for this
+    /// distribution), and whether that object exists.
+    pub async fn legacy_pending(&self, c: &Clients, distribution: &str) -> anyhow::Result<(BTreeSet<String>, bool)> {
+        let Some(bytes) = s3::get(c, &self.bucket, &self.legacy_pending_key()).await? else {
+            return Ok((BTreeSet::new(), false));
+        };
+        let pending = serde_json::from_slice::<Pending>(&bytes).unwrap_or_default();
+        Ok((pending.paths_for(distribution), true))
     }
 
-    pub async fn write_pending(&self, c: &Clients, pending: &Pending) -> anyhow::Result<()> {
-        let body = serde_json::to_vec(pending)?;
-        s3::put_checked(c, &self.bucket, &self.pending_key(), body, "application/json", None).await
+    /// Deletes `pending-invalidation.json` (once the manifest holds its paths).
+    pub async fn delete_legacy_pending(&self, c: &Clients) -> anyhow::Result<()> {
+        s3::delete_keys(c, &self.bucket, &[self.legacy_pending_key()], 1).await
     }
 }
 
@@ -122,7 +139,7 @@ mod tests {
                 (format!("assets/js/file-{i}.{}.js", &entry.md5[..8]), entry)
             })
             .collect();
-        Manifest { version: MANIFEST_VERSION, files }
+        Manifest { version: MANIFEST_VERSION, files, pending: None }
     }
 
     #[test]
@@ -136,5 +153,17 @@ mod tests {
         // Hashes do not compress; the repeated names and headers do.
         assert!(stored.len() * 3 < plain.len(), "{} gzipped vs {} plain", stored.len(), plain.len());
         assert_eq!(Manifest::decode(b"\x1f\x8bnot gzip"), None);
+    }
+
+    #[test]
+    fn the_manifest_carries_the_pending_paths_and_one_without_them_still_reads() {
+        let mut m = manifest(3);
+        let without = Manifest::decode(&m.encode().unwrap()).unwrap();
+        assert_eq!(without.pending, None, "a manifest from before the field: the legacy object says");
+        m.pending = Some(super::Pending { distribution: "E1".into(), paths: ["/index.html".to_string()].into() });
+        let with = Manifest::decode(&m.encode().unwrap()).unwrap();
+        let pending = with.pending.unwrap();
+        assert_eq!(pending.paths_for("E1").into_iter().collect::<Vec<_>>(), ["/index.html"]);
+        assert!(pending.paths_for("E2").is_empty(), "paths for another distribution are not ours");
     }
 }

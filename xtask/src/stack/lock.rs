@@ -2,9 +2,13 @@
 //! that write to one stack (deploy, sync, destroy) never interleave.
 //!
 //! - Taken with a conditional write (`If-None-Match: *`): of two runs, exactly one writes it.
-//! - It holds who (STS caller, host), the command, the commit, since when, and an expiry
+//! - It holds who (the local user and host, as Terraform's lock records them: no STS call), the
+//!   command, the commit, since when, and an expiry
 //!   [`LEASE`] ahead that the holder moves forward every [`REFRESH`] while it runs: a long deploy
 //!   keeps its lock, a crashed one loses it within [`LEASE`].
+//! - Every call names the bucket's expected owner: S3 refuses (403) a write into a bucket another
+//!   account owns before anything is written, so the lock's write is also the artifact bucket's
+//!   ownership check.
 //! - An expired lock is taken over with `If-Match` on the ETag that was read, so of two runs taking
 //!   over the same dead lock only one wins.
 //! - The holder removes it at the end, success or failure, with a conditional delete on the version
@@ -42,7 +46,7 @@ pub struct LockArgs {
 /// What the lock object says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// The STS caller ARN of the holder.
+    /// The holder's local user (`USER`); earlier xtasks wrote their STS caller ARN.
     pub who: String,
     pub host: String,
     /// The holder's process on `host`: a lock whose process is gone from this machine is dead.
@@ -67,7 +71,7 @@ impl Record {
                 && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists())
     }
 
-    /// `arn:... on host (deploy of abc123) since 2026-12-02T12:00:00Z`
+    /// `ci on host (deploy of abc123) since 2026-12-02T12:00:00Z`
     pub fn describe(&self) -> String {
         format!(
             "{} on {} ({} of commit {}) since {}",
@@ -89,6 +93,14 @@ pub const PREFIX: &str = "locks/";
 
 pub fn key(stack: &str) -> String {
     format!("{PREFIX}{stack}.json")
+}
+
+/// Who runs this, as the machine knows it (the lock is for people and pipelines to read).
+fn user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown user".into())
 }
 
 fn host() -> String {
@@ -129,10 +141,7 @@ pub async fn acquire(
     ui: &Ui,
 ) -> anyhow::Result<(Option<Held>, String)> {
     let key = key(req.stack);
-    let who = match c.sts.get_caller_identity().send().await {
-        Ok(who) => who.arn().unwrap_or("unknown").to_string(),
-        Err(_) => "unknown caller".to_string(),
-    };
+    let who = user();
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let token = format!("{}-{}-{nanos}", std::process::id(), now());
     let record = |since: u64| Record {
@@ -145,8 +154,6 @@ pub async fn acquire(
         expires: now() + LEASE.as_secs(),
         token: token.clone(),
     };
-    // A read first: S3 refuses it (403) for a bucket someone else owns, before this run writes.
-    s3::exists(c, req.bucket, &key).await?;
     let mut broke = String::new();
     if args.break_lock {
         broke = match s3::get_with_etag(c, req.bucket, &key).await? {

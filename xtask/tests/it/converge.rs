@@ -145,13 +145,17 @@ fn a_bucket_owned_by_another_account_stops_the_deploy_before_any_write() {
     let error = run.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
     assert!(error.contains("is not owned by account 123456789012"), "{}", run.stderr);
     let f = moto.faults();
-    for write in ["S3.PutObject", "S3.CreateBucket", "CloudFormation.CreateChangeSet"] {
+    for write in ["S3.CreateBucket", "CloudFormation.CreateChangeSet"] {
         assert_eq!(f.calls(write), 0, "{write} before the ownership check: {:?}", f.counts());
     }
-    // Every S3 call named the account as the expected owner.
+    // Every S3 call named the account as the expected owner, so S3 refused each before acting: the
+    // one write tried is the lock's (its refusal is the ownership check), and nothing was written.
     for seen in f.seen().iter().filter(|s| s.operation.starts_with("S3.")) {
         assert_eq!(seen.header("x-amz-expected-bucket-owner"), Some("123456789012"), "{}", seen.operation);
     }
+    assert!(f.calls("S3.PutObject") <= 1, "{:?}", f.counts());
+    let listed = rt.block_on(rt.block_on(moto.s3()).list_objects_v2().bucket(bucket).send()).unwrap();
+    assert_eq!(listed.key_count(), Some(0), "the squatter's bucket was written to: {listed:?}");
 }
 
 #[test]
@@ -211,6 +215,52 @@ fn an_interrupted_sync_and_a_bucket_edited_by_hand_are_repaired() {
     assert!(quiet.status.success(), "{}", quiet.stderr);
     // The lock, taken and removed: nothing else.
     assert_eq!(quiet.json["aws_write_calls"], 2, "{}", quiet.json["aws_calls"]);
+    // The stack's outputs, one listing page of the site bucket and the manifest (which also holds
+    // the pending invalidation): nothing else is read.
+    assert_eq!(quiet.json["aws_read_calls"], 3, "{}", quiet.json["aws_calls"]);
+}
+
+#[test]
+fn paths_an_earlier_xtask_left_pending_are_invalidated_and_its_record_removed() {
+    let moto = Moto::with_faults();
+    let rt = rt();
+    let stack = "notes-legacy-pending";
+    let distribution = rt.block_on(create_distribution(&moto));
+    let (project, _) = Project::new(&distribution, "api v1", &site_v1());
+    assert!(deploy(&moto, &project, stack, &[]).status.success());
+    // What an xtask from before this manifest format left: a manifest without `pending` (plain
+    // JSON, as the first ones wrote it) and the paths CloudFront never took, beside it.
+    let artifacts = format!("{stack}-artifacts-123456789012-us-east-1");
+    let manifest_key = format!("sites/{stack}/manifest.json");
+    let legacy_key = format!("sites/{stack}/pending-invalidation.json");
+    let s3 = rt.block_on(moto.s3());
+    let stored = rt.block_on(async {
+        let out = s3.get_object().bucket(&artifacts).key(&manifest_key).send().await.unwrap();
+        out.body.collect().await.unwrap().into_bytes()
+    });
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&stored[..]), &mut json).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert!(manifest["pending"]["paths"].as_array().is_some_and(|p| p.is_empty()), "{manifest}");
+    manifest.as_object_mut().unwrap().remove("pending");
+    let legacy = serde_json::json!({"distribution": distribution, "paths": ["/old.html"]});
+    rt.block_on(async {
+        let put = |key: &str, body: Vec<u8>| s3.put_object().bucket(&artifacts).key(key).body(body.into()).send();
+        put(&manifest_key, serde_json::to_vec(&manifest).unwrap()).await.unwrap();
+        put(&legacy_key, serde_json::to_vec(&legacy).unwrap()).await.unwrap();
+    });
+
+    let upgraded = sync(&moto, &project, stack, &[]);
+    assert!(upgraded.status.success(), "{}", upgraded.stderr);
+    assert_eq!(upgraded.json["site"]["uploaded"], 0, "{}", upgraded.stderr);
+    assert_eq!(upgraded.json["invalidation_paths"], serde_json::json!(["/old.html"]));
+    let gone = rt.block_on(s3.get_object().bucket(&artifacts).key(&legacy_key).send());
+    assert!(gone.is_err(), "the earlier xtask's pending record is still there");
+    // From then on the manifest alone says: no read of the old record, nothing to invalidate.
+    let quiet = sync(&moto, &project, stack, &[]);
+    assert!(quiet.status.success(), "{}", quiet.stderr);
+    assert_eq!(quiet.calls("CloudFront.CreateInvalidation"), 0, "{}", quiet.json["aws_calls"]);
+    assert_eq!(quiet.calls("S3.GetObject"), 1, "{}", quiet.json["aws_calls"]);
 }
 
 #[test]
