@@ -221,9 +221,11 @@ pub async fn sync_site(
         && !changed.is_empty()
         && (pending != recorded_pending || published.recorded.pending.is_none())
     {
+        // The files it vouched for so far (none when there was no readable manifest), in this format.
         let intent = Manifest {
+            version: MANIFEST_VERSION,
+            files: published.recorded.files.clone(),
             pending: Some(Pending { distribution: distribution.clone(), paths: pending.clone() }),
-            ..published.recorded.clone()
         };
         target.store.write_manifest(c, &intent).await?;
         published.recorded = intent;
