@@ -64,20 +64,16 @@ impl AppState {
         };
         let pg = Arc::new(notes_core::postgres::Pg::new(pg));
         let state = AppState {
-            notes: Arc::new(notes_core::dynamo::DynamoNotes::new(aws_sdk_dynamodb_client(&sdk), table)),
+            notes: Arc::new(notes_core::dynamo::DynamoNotes::lazy(sdk.clone(), table)),
             activity: Arc::new(notes_core::postgres::PgActivity::new(pg.clone())),
             search: Arc::new(notes_core::search::PgSearch::new(pg)),
-            blobs: Arc::new(notes_core::blobs::S3Blobs::lazy(sdk.clone(), bucket)),
+            blobs: Arc::new(notes_core::blobs::S3Blobs::lazy(sdk, bucket)),
             cache,
             site_origin: config::var("SITE_ORIGIN"),
         };
         init.mark("clients");
         Ok(state)
     }
-}
-
-fn aws_sdk_dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(sdk)
 }
 
 /// Every route: (path, method, handler). [`router`] is built from this table and the OpenAPI

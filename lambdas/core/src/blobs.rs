@@ -1,6 +1,5 @@
 //! [`Blobs`] on S3: presigned URLs only, the API never proxies bytes.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,36 +9,27 @@ use aws_sdk_s3::presigning::PresigningConfig;
 
 use crate::error::StoreError;
 use crate::ports::{Blobs, PresignedUpload};
+use crate::sdk_client::SdkClient;
 
 #[derive(Debug)]
 pub struct S3Blobs {
-    client: S3Client,
+    client: SdkClient<Client>,
     bucket: String,
-}
-
-#[derive(Debug)]
-enum S3Client {
-    Built(Client),
-    /// Built on first use from this config ([`S3Blobs::lazy`]).
-    Lazy(Box<aws_config::SdkConfig>, OnceLock<Client>),
 }
 
 impl S3Blobs {
     pub fn new(client: Client, bucket: impl Into<String>) -> S3Blobs {
-        S3Blobs { client: S3Client::Built(client), bucket: bucket.into() }
+        S3Blobs { client: SdkClient::built(client), bucket: bucket.into() }
     }
 
     /// The client is built on the first call ([`crate::config::s3_client`]): most cold starts of
-    /// the api serve no attachment, and building an SDK client is a tenth of a function's init.
+    /// the api serve no attachment.
     pub fn lazy(config: aws_config::SdkConfig, bucket: impl Into<String>) -> S3Blobs {
-        S3Blobs { client: S3Client::Lazy(Box::new(config), OnceLock::new()), bucket: bucket.into() }
+        S3Blobs { client: SdkClient::lazy(config, crate::config::s3_client), bucket: bucket.into() }
     }
 
     fn client(&self) -> &Client {
-        match &self.client {
-            S3Client::Built(client) => client,
-            S3Client::Lazy(config, client) => client.get_or_init(|| crate::config::s3_client(config)),
-        }
+        self.client.get()
     }
 }
 

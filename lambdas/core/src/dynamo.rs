@@ -28,6 +28,7 @@ use crate::model::{
     Attachment, AttachmentState, Id, Note, NoteContent, NoteKey, UserId, millis, now, parse_rfc3339, rfc3339,
 };
 use crate::ports::Notes;
+use crate::sdk_client::SdkClient;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -37,13 +38,23 @@ pub const UPDATED_INDEX: &str = "by-updated";
 
 #[derive(Clone, Debug)]
 pub struct DynamoNotes {
-    client: Client,
+    client: SdkClient<Client>,
     table: String,
 }
 
 impl DynamoNotes {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoNotes {
-        DynamoNotes { client, table: table.into() }
+        DynamoNotes { client: SdkClient::built(client), table: table.into() }
+    }
+
+    /// The client is built on the first call ([`SdkClient::lazy`]): a cold start that serves a
+    /// request the API rejects, the activity log or the stats never builds it.
+    pub fn lazy(config: aws_config::SdkConfig, table: impl Into<String>) -> DynamoNotes {
+        DynamoNotes { client: SdkClient::lazy(config, Client::new), table: table.into() }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get()
     }
 
     pub fn table(&self) -> &str {
@@ -56,7 +67,7 @@ impl DynamoNotes {
 
     async fn note_exists(&self, user: &UserId, id: Id) -> Result<bool, StoreError> {
         let out = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, note_sk(id))))
@@ -73,7 +84,7 @@ impl DynamoNotes {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client
+                .client()
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -101,7 +112,7 @@ impl DynamoNotes {
 impl Notes for DynamoNotes {
     async fn create(&self, user: &UserId, content: NoteContent) -> Result<Note, StoreError> {
         let note = Note::new(content);
-        self.client
+        self.client()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(note_item(user, &note)))
@@ -114,7 +125,7 @@ impl Notes for DynamoNotes {
 
     async fn get(&self, user: &UserId, id: Id) -> Result<Note, StoreError> {
         let out = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, note_sk(id))))
@@ -137,7 +148,7 @@ impl Notes for DynamoNotes {
         // One more than asked: a full page then knows whether more follow (no empty last page).
         let limit = limit.clamp(1, crate::MAX_PAGE);
         let out = self
-            .client
+            .client()
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -177,7 +188,7 @@ impl Notes for DynamoNotes {
             key
         });
         let out = self
-            .client
+            .client()
             .query()
             .table_name(&self.table)
             .index_name(UPDATED_INDEX)
@@ -214,7 +225,7 @@ impl Notes for DynamoNotes {
         let mut found: HashMap<Id, Note> = HashMap::new();
         for _round in 0..10 {
             let Some(request) = pending.take() else { break };
-            let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk)?;
+            let out = self.client().batch_get_item().request_items(&self.table, request).send().await.map_err(sdk)?;
             for item in out.responses.as_ref().and_then(|r| r.get(&self.table)).into_iter().flatten() {
                 let note = note_from_item(item)?;
                 found.insert(note.id, note);
@@ -236,7 +247,7 @@ impl Notes for DynamoNotes {
     ) -> Result<Note, StoreError> {
         let at = now();
         let mut request = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, note_sk(id))))
@@ -299,7 +310,7 @@ impl Notes for DynamoNotes {
                     .build(),
             );
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self.client().transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(attachments),
             Err(e) if transaction_condition_failed(&e) => Err(StoreError::NotFound),
             Err(e) => Err(sdk(e)),
@@ -308,7 +319,7 @@ impl Notes for DynamoNotes {
 
     async fn add_attachment(&self, user: &UserId, attachment: &Attachment) -> Result<(), StoreError> {
         let count = self
-            .client
+            .client()
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -340,7 +351,7 @@ impl Notes for DynamoNotes {
             .build()
             .map_err(StoreError::other)?;
         match self
-            .client
+            .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
@@ -362,7 +373,7 @@ impl Notes for DynamoNotes {
 
     async fn mark_attachment_ready(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
         let out = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, attachment_sk(note, attachment))))
@@ -384,7 +395,7 @@ impl Notes for DynamoNotes {
 
     async fn delete_attachment(&self, user: &UserId, note: Id, attachment: Id) -> Result<Attachment, StoreError> {
         let out = self
-            .client
+            .client()
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user, attachment_sk(note, attachment))))
@@ -402,7 +413,7 @@ impl Notes for DynamoNotes {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        self.client.describe_table().table_name(&self.table).send().await.map_err(sdk)?;
+        self.client().describe_table().table_name(&self.table).send().await.map_err(sdk)?;
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ pub mod init;
 pub mod model;
 pub mod ports;
 pub mod postgres;
+pub mod sdk_client;
 pub mod search;
 pub mod validate;
 

@@ -87,8 +87,11 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
              The baseline is `xtask/bench/hello-lambda` (lambda_http with the workspace's features, same \
              profile). {reps} runs per function, interleaved; median (min–max). The breakdown comes from the \
              `init` line each function logs (`notes_core::init`): medians per phase; `before main` is the rest \
-             of the cold init (exec, loader, tokio runtime) and the Runtime API client's start. This is the \
-             init the function itself does, not Lambda's sandbox start or the arm64 CPU."
+             of the cold init (exec, loader, tokio runtime) and the Runtime API client's start. The api builds \
+             its DynamoDB and S3 clients on first use (`notes_core::sdk_client`), so `clients` holds only \
+             the Redis and PostgreSQL settings; building the DynamoDB client is paid by the first request \
+             that reads or writes a note instead. This is the init the function itself does, not Lambda's \
+             sandbox start or the arm64 CPU."
         ),
         tables: vec![table, breakdown(&runs, &samples)],
         notes,
