@@ -1,15 +1,17 @@
 //! An SDK client that is either given or built on first use from an [`SdkConfig`].
 //!
 //! Building an SDK client (its config layers, runtime plugins, endpoint resolver) takes about a
-//! tenth of a function's cold init; a cold start that serves a health check or a request that fails
-//! validation never needs it. The cost moves to the first call that uses the client, which makes
-//! that call about as much slower (a fraction of a millisecond): nothing is saved for it, only for
-//! the cold starts that never call.
+//! tenth of a function's cold init; a cold start whose requests fail validation, or only read the
+//! activity log or the stats, never needs the DynamoDB or S3 client (the health check needs both).
+//! The cost moves to the first call that uses the client, which makes that call about as much
+//! slower (a fraction of a millisecond): nothing is saved for it, only for the cold starts that
+//! never call.
 
 use std::sync::OnceLock;
 
 use aws_config::SdkConfig;
 
+/// A clone made before the first use builds a client of its own when it is first used.
 #[derive(Clone, Debug)]
 pub struct SdkClient<C>(Inner<C>);
 
