@@ -1,22 +1,14 @@
-//! The dist format, end to end: what `build`/`dist` write and `deploy` consumes. This module is its
-//! one owner: the S3 key of a function ([`function_key`]), the manifest type ([`manifest`]), the one
-//! writer ([`writer::DistWriter`], used by build, dist, the bench and the tests' fake dists), the
-//! one reader and verifier ([`Artifacts::from_dist`]), the size budgets ([`budgets`]), building a
-//! dist from the workspace ([`build`]), and the artifact bucket ([`bucket`]).
-//!
-//! On disk (`target/dist/` by default):
-//!
-//! ```text
-//! lambdas/<function>/<sha256>.zip   one deterministic zip per function (a single 0755 `bootstrap`)
-//! site/<files>                      the processed static site (fingerprinted names, rewritten refs)
-//! manifest.json                     everything below, sorted keys, no timestamps
-//! SHA256SUMS                        `sha256sum -c` compatible, covering every other file
-//! ```
+//! The dist format, end to end: what `build`/`dist` write and `deploy` consumes. The format itself
+//! (the manifest type, the S3 key of a function, reading and verifying a directory) is
+//! [`xtask_formats::dist`], re-exported here; this module owns the rest: the one writer
+//! ([`writer::DistWriter`], used by build, dist, the bench and the tests' fake dists), the one
+//! reader ([`Artifacts::from_dist`], which turns the format's errors into refusals with a hint), the
+//! size budgets ([`budgets`]), building a dist from the workspace ([`build`]), and the artifact
+//! bucket ([`bucket`]). The layout on disk (`target/dist/` by default) is in [`xtask_formats::dist`].
 
 pub mod bucket;
 pub mod budgets;
 pub mod build;
-pub mod manifest;
 mod reader;
 pub mod releases;
 pub mod writer;
@@ -24,27 +16,10 @@ pub mod writer;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
-pub use self::manifest::{ARCHITECTURE, FunctionEntry, MANIFEST_VERSION, Manifest};
-pub use self::reader::verify_sha256sums;
-
-/// The content-addressed S3 key of a function's zip (also its path inside a dist directory).
-pub fn function_key(function: &str, sha256: &str) -> String {
-    format!("{KEY_PREFIX}{function}/{sha256}.zip")
-}
-
-/// Where the function zips live, in the dist directory and in the artifact bucket.
-pub const KEY_PREFIX: &str = "lambdas/";
-
-/// The `AllowedPattern` a template's code-key parameter must have: exactly the keys of
-/// [`function_key`] (`cargo xtask lint` checks it).
-pub const KEY_PATTERN: &str = "^lambdas/[a-z0-9-]+/[0-9a-f]{64}\\.zip$";
-
-/// Lowercase hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use xtask_formats::dist::{
+    ARCHITECTURE, FunctionEntry, KEY_PATTERN, KEY_PREFIX, MANIFEST_VERSION, Manifest, function_key, verify_sha256sums,
+};
+pub use xtask_formats::sha256_hex;
 
 /// One Lambda function's packaged code.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,13 +35,8 @@ impl std::fmt::Display for Bucket {
     }
 }
 
-/// What a listing says about one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub size: u64,
-    /// The ETag without quotes: the MD5 of the bytes for a single-part upload without SSE-KMS.
-    pub etag: String,
-}
+/// What a listing says about one object (the site sync plan's type).
+pub use xtask_formats::site_plan::Listed;
 
 /// The refusal for a bucket that answered 403 to a call naming its expected owner.
 pub fn not_owned(bucket: &Bucket) -> anyhow::Error {
@@ -339,7 +334,11 @@ pub async fn exists(c: &Clients, bucket: &Bucket, key: &str) -> anyhow::Result<b
 /// The bytes of `key`; None when there is no such key.
 pub async fn get(c: &Clients, bucket: &Bucket, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
     match c.s3.get_object().bucket(&bucket.name).expected_bucket_owner(&bucket.owner).key(key).send().await {
-        Ok(out) => Ok(Some(out.body.collect().await.with_context(|| format!("cannot read {bucket}/{key}"))?.to_vec())),
+        // `into_bytes` then one copy: `AggregatedBytes::to_vec` goes byte by byte, slow in a debug build.
+        Ok(out) => {
+            let body = out.body.collect().await.with_context(|| format!("cannot read {bucket}/{key}"))?;
+            Ok(Some(body.into_bytes().to_vec()))
+        }
         Err(err) if err.code() == Some("NoSuchKey") => Ok(None),
         Err(err) if err.code() == Some("AccessDenied") => Err(not_owned(bucket)),
         Err(err) => Err(anyhow::anyhow!("cannot read {bucket}/{key}: {}", super::error_line(&err))),

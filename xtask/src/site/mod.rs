@@ -1,10 +1,9 @@
 //! The site: the bundle of `static/` (the bundler is the `site-bundle` crate, shared with the dev
 //! server), its `config.json` from the stack outputs, and publishing both to the site bucket
-//! ([`publish`], deciding with [`plan`], remembering with [`state`]) and CloudFront
+//! ([`publish`], deciding with [`xtask_formats::site_plan`], remembering with [`state`]) and CloudFront
 //! ([`invalidation`]).
 
 pub mod invalidation;
-pub mod plan;
 pub mod publish;
 pub mod state;
 

@@ -1,6 +1,6 @@
 //! Phase 7 of a deploy (and `sync`): the site bundle and `config.json` into the site bucket, checked
 //! against what the bucket really holds (one listing per 1,000 keys), never against a record alone
-//! (see [`super::plan`]). The bookkeeping lives in the artifact bucket ([`super::state`]).
+//! (see [`xtask_formats::site_plan`]). The bookkeeping lives in the artifact bucket ([`super::state`]).
 //!
 //! A run that is interrupted (even killed) leaves a state the next run repairs: the paths to
 //! invalidate are recorded (in the manifest, beside the files it vouched for so far) before the
@@ -14,7 +14,6 @@ use anyhow::Context;
 use futures::StreamExt;
 
 use super::invalidation;
-use super::plan::plan;
 use super::state::{Entry, MANIFEST_VERSION, Manifest, Pending, Store};
 use crate::artifacts::{SiteBundle, sha256_hex};
 use crate::aws::Clients;
@@ -22,6 +21,7 @@ use crate::aws::s3::{self, Bucket};
 use crate::cloud::StackOutputs;
 use crate::error::Refusal;
 use crate::report::{Ui, human_bytes};
+use xtask_formats::site_plan::plan;
 
 pub const CONFIG_KEY: &str = "config.json";
 
@@ -110,17 +110,6 @@ impl Published {
     }
 }
 
-fn entry(f: &crate::artifacts::SiteFile) -> Entry {
-    Entry {
-        sha256: f.sha256.clone(),
-        md5: f.md5.clone(),
-        size: f.size,
-        content_type: f.content_type.clone(),
-        cache_control: f.cache_control.clone(),
-        fingerprinted: f.fingerprinted,
-    }
-}
-
 /// Syncs the site; returns what the invalidation phase needs (the CloudFront paths still to
 /// invalidate: this run's and any a previous run left pending) and the phase's detail line.
 pub async fn sync_site(
@@ -136,7 +125,7 @@ pub async fn sync_site(
     if !missing.is_empty() {
         ui.note(format!("config.json written without {} (not among the stack outputs)", missing.join(", ")));
     }
-    let mut local: BTreeMap<String, Entry> = bundle.files.iter().map(|(k, f)| (k.clone(), entry(f))).collect();
+    let mut local: BTreeMap<String, Entry> = bundle.files.iter().map(|(k, f)| (k.clone(), Entry::from(f))).collect();
     local.insert(
         CONFIG_KEY.into(),
         Entry {

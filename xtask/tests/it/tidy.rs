@@ -312,6 +312,28 @@ fn the_bench_baseline_builds_with_the_workspaces_release_profile() {
     );
 }
 
+/// The xtask runs in its debug build; `[profile.dev.package.NAME]` compiles its hot dependencies and
+/// its own hot path (`xtask-formats`) optimised. Cargo only warns about a NAME that matches no
+/// package, so a renamed or replaced crate would silently lose it: every NAME must be in Cargo.lock.
+#[test]
+fn every_crate_the_debug_profile_optimises_exists() {
+    let read = |path: &str| std::fs::read_to_string(project_root().join(path)).unwrap();
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).unwrap();
+    let lock: toml::Table = toml::from_str(&read("Cargo.lock")).unwrap();
+    let locked: std::collections::BTreeSet<&str> =
+        lock["package"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let optimised: Vec<&String> = manifest["profile"]["dev"]["package"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .filter(|(_, settings)| settings.get("opt-level").is_some())
+        .map(|(name, _)| name)
+        .collect();
+    assert!(optimised.iter().any(|n| *n == "xtask-formats"), "the xtask's hot path is not optimised: {optimised:?}");
+    let unknown: Vec<&&String> = optimised.iter().filter(|n| !locked.contains(n.as_str())).collect();
+    assert!(unknown.is_empty(), "[profile.dev.package.*] names crates that are not in Cargo.lock: {unknown:?}");
+}
+
 /// GitHub's anchor of a heading: lower case, punctuation other than `-` and `_` dropped, spaces
 /// turned into `-`.
 fn heading_anchor(heading: &str) -> String {

@@ -12,8 +12,15 @@
 
 use std::collections::BTreeMap;
 
-use super::state::{Entry, Manifest};
-use crate::aws::s3::Listed;
+use crate::site_manifest::{Entry, Manifest};
+
+/// What a listing of the bucket says about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub size: u64,
+    /// The ETag without quotes: the MD5 of the bytes for a single-part upload without SSE-KMS.
+    pub etag: String,
+}
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
