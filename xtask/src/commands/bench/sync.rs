@@ -17,6 +17,9 @@ use super::{Env, proc};
 
 const LIMIT: Duration = Duration::from_secs(1200);
 
+/// The site size at which a no-op sync's CPU must stay within 2× `sha256sum` over the same files.
+const GOAL_FILES: usize = 10_000;
+
 struct Sample {
     ours_secs: f64,
     /// User + system CPU of the xtask process.
@@ -160,7 +163,7 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             "aws requests",
         ],
     );
-    let (mut rows, mut over, mut manifest_sizes, mut slow_noop) = (0, Vec::new(), Vec::new(), Vec::new());
+    let (mut rows, mut over, mut manifest_sizes, mut noop_cpu) = (0, Vec::new(), Vec::new(), Vec::new());
     // Reads besides the listing pages, per row (the goal allows 2).
     let mut besides_pages = Vec::new();
     let mut series = [("xtask sync", Vec::new()), ("aws s3 sync", Vec::new()), ("goal (reads)", Vec::new())];
@@ -181,8 +184,8 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
             let goal = files.div_ceil(1000) + 2;
             let reads = col(|s| s.ours_reads);
             let (cpu, hash) = (col(|s| s.ours_cpu), col(|s| s.sha256sum_cpu));
-            if *k == 0 && hash.median > 0.0 && cpu.median > 2.0 * hash.median {
-                slow_noop.push(format!("{} files: {}", thousands(files as u64), ratio(cpu.median, hash.median)));
+            if *k == 0 && hash.median > 0.0 {
+                noop_cpu.push((files, cpu.median / hash.median));
             }
             rows += 1;
             if *k == 0 {
@@ -216,10 +219,22 @@ pub fn run(b: &Env<'_>) -> anyhow::Result<Section> {
         }
     }
     let mut notes = Vec::new();
-    if !slow_noop.is_empty() {
+    if !noop_cpu.is_empty() {
+        let ratios: Vec<String> = noop_cpu
+            .iter()
+            .map(|(files, r)| format!("{} files: {}", thousands(*files as u64), ratio(*r, 1.0)))
+            .collect();
+        let goal = match noop_cpu.iter().find(|(files, _)| *files == GOAL_FILES) {
+            Some((_, r)) if *r <= 2.0 => "met".to_string(),
+            Some((_, r)) => format!("missed ({})", ratio(*r, 1.0)),
+            None => format!("not measured (no {}-file row in this run)", thousands(GOAL_FILES as u64)),
+        };
         notes.push(format!(
-            "a sync with nothing changed used more than 2× the CPU of `sha256sum` over the same files (the goal): {}",
-            slow_noop.join(", ")
+            "CPU of a sync with nothing changed against `sha256sum` over the same files: {}. The goal, at most 2×, is \
+             set at {} files, where reading and hashing the files dominate: {goal}. Below that the xtask's fixed \
+             start (its SDK clients, the stack's outputs, the lock) outweighs reading and hashing them.",
+            ratios.join(", "),
+            thousands(GOAL_FILES as u64)
         ));
     }
     if !manifest_sizes.is_empty() {
