@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use futures::StreamExt;
+use xtask_formats::site_plan::plan;
 
 use super::invalidation;
 use super::state::{Entry, MANIFEST_VERSION, Manifest, Pending, Store};
@@ -21,7 +22,6 @@ use crate::aws::s3::{self, Bucket};
 use crate::cloud::StackOutputs;
 use crate::error::Refusal;
 use crate::report::{Ui, human_bytes};
-use xtask_formats::site_plan::plan;
 
 pub const CONFIG_KEY: &str = "config.json";
 
