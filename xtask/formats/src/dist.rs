@@ -152,9 +152,9 @@ fn verify_listed(
 
 /// A file as [`verify_sha256sums`] read it.
 #[derive(Debug)]
-pub struct Verified {
-    pub sha256: String,
-    pub size: u64,
+struct Verified {
+    sha256: String,
+    size: u64,
 }
 
 /// Checks `DIR/SHA256SUMS` like `sha256sum -c`, and more: every line names a plain relative path
@@ -162,7 +162,7 @@ pub struct Verified {
 /// (`manifest.json` included), so nothing unlisted rides along and nothing listed is missing.
 /// Returns what it read of each file, by relative path: each file is read and hashed once.
 /// The error says what is wrong, relative to `dir`.
-pub fn verify_sha256sums(dir: &Path) -> Result<BTreeMap<String, Verified>, String> {
+fn verify_sha256sums(dir: &Path) -> Result<BTreeMap<String, Verified>, String> {
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path).map_err(|e| format!("cannot read {}: {e}", sums_path.display()))?;
     let mut listed = BTreeMap::new();

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use xtask_formats::dist::{
-    ARCHITECTURE, FunctionEntry, KEY_PATTERN, KEY_PREFIX, MANIFEST_VERSION, Manifest, function_key, verify_sha256sums,
+    ARCHITECTURE, FunctionEntry, KEY_PATTERN, KEY_PREFIX, MANIFEST_VERSION, Manifest, function_key,
 };
 pub use xtask_formats::sha256_hex;
 
