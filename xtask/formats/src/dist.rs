@@ -98,7 +98,7 @@ pub fn read(dir: &Path) -> Result<Manifest, DistError> {
         return Err(DistError::Version(version));
     }
     let manifest = parsed.map_err(DistError::Invalid)?;
-    let corrupt = |what: String| DistError::Corrupt(what);
+    let corrupt = DistError::Corrupt;
     let verified = verify_sha256sums(dir).map_err(corrupt)?;
     if verified.get("manifest.json").map(|v| v.sha256.as_str()) != Some(sha256_hex(text.as_bytes()).as_str()) {
         return Err(corrupt("manifest.json changed while it was being verified".into()));
